@@ -1,0 +1,81 @@
+-- Rebuilds instapro.availability_snapshot for the days [instapro.from, instapro.to] (session
+-- settings, inclusive). Semantics (README, "Availability semantics"):
+--   * only became_able_to_propose / became_unable_to_propose change a professional's state;
+--   * the state at an instant is the type of the latest availability event at or before it,
+--     ordered by created_at, then event_id; no availability event yet means not able;
+--   * active_professionals_count(D) = professionals able at the end of D;
+--   * able_at_any_moment_count(D) = professionals able at the start of D or who became able during D.
+-- Cost grows with events + days, not professionals x days: each professional contributes one
+-- row per day on which it has availability events; a running sum of +1/-1 changes over a date
+-- spine gives the count. Days before the range only feed the starting count, so recomputing a
+-- range gives exactly what a full rebuild gives.
+DELETE FROM {{mart}}.availability_snapshot
+WHERE date BETWEEN current_setting('instapro.from')::date AND current_setting('instapro.to')::date;
+
+INSERT INTO {{mart}}.availability_snapshot
+    (date, active_professionals_count, able_at_any_moment_count, became_active_count, became_inactive_count)
+WITH bounds AS (
+    SELECT current_setting('instapro.from')::date AS from_date, current_setting('instapro.to')::date AS to_date
+),
+availability_event AS (
+    SELECT e.professional_id, e.event_date, e.created_at, e.event_id,
+           e.event_type = 'became_able_to_propose' AS is_able
+    FROM {{mart}}.fct_event AS e, bounds AS b
+    WHERE e.event_type IN ('became_able_to_propose', 'became_unable_to_propose')
+      AND e.event_date <= b.to_date
+),
+professional_day AS (
+    -- The last availability event of the day decides the state at the day's end.
+    SELECT
+        professional_id,
+        event_date,
+        (array_agg(is_able ORDER BY created_at DESC, event_id DESC))[1] AS able_at_end,
+        bool_or(is_able) AS had_became_able
+    FROM availability_event
+    GROUP BY professional_id, event_date
+),
+professional_day_change AS (
+    SELECT
+        event_date,
+        able_at_end,
+        had_became_able,
+        coalesce(lag(able_at_end) OVER (PARTITION BY professional_id ORDER BY event_date), false) AS able_at_start
+    FROM professional_day
+),
+daily_change AS (
+    SELECT
+        event_date,
+        count(*) FILTER (WHERE able_at_end AND NOT able_at_start)          AS became_active,
+        count(*) FILTER (WHERE able_at_start AND NOT able_at_end)          AS became_inactive,
+        count(*) FILTER (WHERE had_became_able AND NOT able_at_start)      AS able_during_day_only
+    FROM professional_day_change
+    GROUP BY event_date
+),
+active_before_range AS (
+    SELECT coalesce(sum(c.became_active - c.became_inactive), 0) AS active
+    FROM daily_change AS c, bounds AS b
+    WHERE c.event_date < b.from_date
+),
+spine AS (
+    SELECT generate_series(b.from_date, b.to_date, interval '1 day')::date AS date
+    FROM bounds AS b
+),
+daily AS (
+    SELECT
+        s.date,
+        coalesce(c.became_active, 0)        AS became_active,
+        coalesce(c.became_inactive, 0)      AS became_inactive,
+        coalesce(c.able_during_day_only, 0) AS able_during_day_only,
+        (SELECT active FROM active_before_range)
+          + sum(coalesce(c.became_active, 0) - coalesce(c.became_inactive, 0)) OVER (ORDER BY s.date) AS active_at_end
+    FROM spine AS s
+    LEFT JOIN daily_change AS c ON c.event_date = s.date
+)
+SELECT
+    date,
+    active_at_end,
+    -- able at the start of D (= at the end of D-1) plus those who were not and became able during D
+    active_at_end - became_active + became_inactive + able_during_day_only,
+    became_active,
+    became_inactive
+FROM daily;

@@ -1,0 +1,321 @@
+#!/usr/bin/env node
+/**
+ * The `instapro` command line: every pipeline step, ad-hoc SQL and the sample generator.
+ * Output contract: a human summary on stdout (or, with --json, one JSON object on the last line),
+ * diagnostics on stderr, documented exit codes (README, "Exit codes").
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ENVIRONMENT_VARIABLES, loadSettings, redactUrl, redactedSettings } from '../config/settings.js';
+import type { Settings } from '../config/settings.js';
+import { openDatabase } from '../db/open.js';
+import { migrate } from '../db/migrate.js';
+import { writeEventLog, GENERATE_DEFAULTS } from '../generate/generate-event-log.js';
+import { ingest } from '../ingest/ingest.js';
+import type { IngestResult } from '../ingest/ingest.js';
+import { buildModel } from '../model/build-model.js';
+import { schemaNames } from '../pipeline/context.js';
+import { PipelineSession } from '../pipeline/session.js';
+import { runDataTests } from '../quality/run-data-tests.js';
+import type { DataTestReport } from '../quality/run-data-tests.js';
+import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js';
+import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
+import { formatRows } from './format-rows.js';
+import type { OutputFormat } from './format-rows.js';
+import { terminalProgress } from './progress.js';
+import { describeDataTests, describeIngest, describeModel, describeSnapshot } from './summaries.js';
+
+interface CommonOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+  maxRejectRatio?: string;
+}
+
+/** Everything a command reports; printed as the --json line. */
+type Summary = Record<string, unknown> & { status: 'succeeded' | 'failed' };
+
+class Output {
+  readonly summary: Summary = { status: 'succeeded' };
+
+  constructor(readonly options: CommonOptions) {}
+
+  /** A line for a person on stdout; suppressed with --json. */
+  say(text: string): void {
+    if (!this.options.json) process.stdout.write(`${text}\n`);
+  }
+
+  /** Diagnostics on stderr (retries, waiting for a lock); suppressed with --json. */
+  log = (message: string): void => {
+    if (!this.options.json) process.stderr.write(`instapro: ${redactUrl(message)}\n`);
+  };
+}
+
+function withCommonOptions(command: Command): Command {
+  return command
+    .option('--database-url <url>', 'PostgreSQL server URL (env INSTAPRO_DATABASE_URL); without it the embedded database is used')
+    .option('--data-dir <dir>', 'embedded database directory (env INSTAPRO_DATA_DIR, default .instapro/db)')
+    .option('--json', 'print one JSON object with the results on the last line of stdout')
+    .option('--verbose', 'print stack traces of unexpected errors');
+}
+
+function settingsFrom(options: CommonOptions & { input?: string[] }): Settings {
+  return loadSettings(process.env, {
+    databaseUrl: options.databaseUrl,
+    dataDir: options.dataDir,
+    input: options.input,
+    maxRejectRatio: options.maxRejectRatio,
+  });
+}
+
+/** Opens a session, runs the command's steps, closes the run as succeeded or failed. */
+async function withSession(command: string, options: CommonOptions & { input?: string[] }, out: Output, body: (session: PipelineSession) => Promise<void>): Promise<void> {
+  const settings = settingsFrom(options);
+  const session = await PipelineSession.open(command, settings, { log: out.log, progress: terminalProgress(!options.json) });
+  out.summary.run_id = session.ctx.runId;
+  out.summary.database = session.ctx.db.description;
+  try {
+    await body(session);
+    await session.close({ ok: true });
+  } catch (error) {
+    await session.close({ ok: false, error: (error as Error).message }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function ingestStep(session: PipelineSession, out: Output): Promise<IngestResult> {
+  const result = await session.step(
+    'ingest',
+    async () => {
+      const r = await ingest(session.ctx, session.ctx.settings.input);
+      const failed = r.files.find((f) => f.status === 'rejected');
+      if (failed) {
+        const error = new RejectRatioExceededError(
+          `${failed.file}: ${failed.rejected} of ${failed.rows_read} rows rejected (${(failed.reject_ratio * 100).toFixed(2)}%), more than --max-reject-ratio ${session.ctx.settings.maxRejectRatio}; none of the file's events were loaded. First: ${failed.first_rejects
+            .map((s) => `line ${s.line}: ${s.reason}`)
+            .join('; ')}. Full list: ${r.quarantine}`,
+        );
+        Object.assign(error, { partialResult: r });
+        out.summary.ingest = r;
+        throw error;
+      }
+      return r;
+    },
+    (r) => ({ rows_read: r.rows_read, loaded: r.loaded, rejected: r.rejected, duplicates: r.duplicates }),
+    (r) => ({ files: r.files }),
+  );
+  out.summary.ingest = result;
+  out.say(describeIngest(result));
+  return result;
+}
+
+async function modelStep(session: PipelineSession, out: Output): Promise<void> {
+  const result = await session.step('model', () => buildModel(session.ctx), () => ({}), (r) => ({ ...r }));
+  out.summary.model = result;
+  out.say(describeModel(result));
+}
+
+async function snapshotStep(session: PipelineSession, out: Output, range: { from?: string; to?: string }): Promise<void> {
+  const result = await session.step('snapshot', () => buildAvailabilitySnapshot(session.ctx, range), () => ({}), (r) => ({ ...r }));
+  out.summary.snapshot = result;
+  out.say(describeSnapshot(result));
+}
+
+async function testStep(session: PipelineSession, out: Output): Promise<DataTestReport> {
+  const report = await session.step(
+    'test',
+    async () => {
+      const r = await runDataTests(session.ctx);
+      out.summary.tests = r;
+      if (r.errors > 0) {
+        const error = new DataTestsFailedError(`${r.errors} data test${r.errors === 1 ? '' : 's'} failed: ${r.results.filter((t) => t.status === 'fail').map((t) => t.name).join(', ')}`);
+        Object.assign(error, { partialResult: r });
+        out.say(describeDataTests(r));
+        throw error;
+      }
+      return r;
+    },
+    () => ({}),
+    (r) => ({ passed: r.passed, warnings: r.warnings, errors: r.errors }),
+  );
+  out.say(describeDataTests(report));
+  return report;
+}
+
+function buildProgram(): Command {
+  const program = new Command('instapro')
+    .description('ELT pipeline for the instapro event log: ingest → model → availability snapshot → data tests')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Backends: a PostgreSQL server via --database-url / INSTAPRO_DATABASE_URL / INSTAPRO_DB_HOST,
+otherwise the embedded database (PGlite) in --data-dir (default .instapro/db).
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 input file, 5 reject ratio
+exceeded, 6 data tests failed, 7 database unreachable.`,
+    );
+
+  const inputOption = () => new Option('-i, --input <files...>', 'event log file(s) (env INSTAPRO_INPUT, comma-separated)');
+  const rejectOption = () => new Option('--max-reject-ratio <ratio>', 'largest share of rejected rows per file before the load fails (env INSTAPRO_MAX_REJECT_RATIO, default 0.001)');
+  const fromOption = () => new Option('--from <date>', 'first snapshot day, YYYY-MM-DD (default: first event date)');
+  const toOption = () => new Option('--to <date>', 'last snapshot day, inclusive (default: last event date)');
+
+  withCommonOptions(
+    program
+      .command('run')
+      .description('run every step in order: ingest, model, snapshot, test')
+      .addOption(inputOption())
+      .addOption(rejectOption())
+      .addOption(fromOption())
+      .addOption(toOption()),
+  ).action(async (options: CommonOptions & { input?: string[]; from?: string; to?: string }) => {
+    const out = new Output(options);
+    await finish(out, () =>
+      withSession('run', options, out, async (session) => {
+        await ingestStep(session, out);
+        await modelStep(session, out);
+        await snapshotStep(session, out, { from: options.from, to: options.to });
+        await testStep(session, out);
+      }),
+    );
+  });
+
+  withCommonOptions(program.command('ingest').description('load event log files into the raw layer (validated, deduplicated, idempotent)').addOption(inputOption()).addOption(rejectOption())).action(
+    async (options: CommonOptions & { input?: string[] }) => {
+      const out = new Output(options);
+      await finish(out, () => withSession('ingest', options, out, async (session) => void (await ingestStep(session, out))));
+    },
+  );
+
+  withCommonOptions(program.command('model').description('rebuild the star schema (dimensions and facts) from the raw layer')).action(async (options: CommonOptions) => {
+    const out = new Output(options);
+    await finish(out, () => withSession('model', options, out, (session) => modelStep(session, out)));
+  });
+
+  withCommonOptions(program.command('snapshot').description('compute instapro.availability_snapshot for a range of days').addOption(fromOption()).addOption(toOption())).action(
+    async (options: CommonOptions & { from?: string; to?: string }) => {
+      const out = new Output(options);
+      await finish(out, () => withSession('snapshot', options, out, (session) => snapshotStep(session, out, options)));
+    },
+  );
+
+  withCommonOptions(program.command('test').description('run the schema and data tests declared in sql/models/schema.yml')).action(async (options: CommonOptions) => {
+    const out = new Output(options);
+    await finish(out, () => withSession('test', options, out, async (session) => void (await testStep(session, out))));
+  });
+
+  withCommonOptions(program.command('migrate').description('apply pending schema migrations')).action(async (options: CommonOptions) => {
+    const out = new Output(options);
+    await finish(out, async () => {
+      const settings = settingsFrom(options);
+      const db = await openDatabase(settings, { onRetry: out.log });
+      try {
+        const result = await migrate(db, schemaNames(settings));
+        out.summary.migrations = result;
+        out.say(result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.alreadyApplied} migrations applied earlier)`);
+      } finally {
+        await db.close();
+      }
+    });
+  });
+
+  withCommonOptions(
+    program
+      .command('sql')
+      .description('run a query against the configured database and print the rows')
+      .argument('<query>', 'SQL to run, e.g. "select * from instapro.availability_snapshot limit 5"')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table')),
+  ).action(async (query: string, options: CommonOptions & { format: OutputFormat }) => {
+    const out = new Output({ ...options, json: false });
+    await finish(out, async () => {
+      const db = await openDatabase(settingsFrom(options), { onRetry: out.log });
+      try {
+        const result = await db.query(query);
+        process.stdout.write(`${formatRows(result, options.format)}\n`);
+      } finally {
+        await db.close();
+      }
+    }, { printSummary: false });
+  });
+
+  withCommonOptions(
+    program
+      .command('generate')
+      .description('write a realistic, deterministic event log (same seed, same file)')
+      .requiredOption('-n, --events <count>', 'number of events', positiveInteger('--events'))
+      .requiredOption('-o, --out <file>', 'output file')
+      .option('-s, --seed <seed>', 'random seed', positiveInteger('--seed'), GENERATE_DEFAULTS.seed)
+      .option('--start <date>', 'first day of the period', GENERATE_DEFAULTS.start)
+      .option('--days <days>', 'length of the period in days', positiveInteger('--days'), GENERATE_DEFAULTS.days),
+  ).action(async (options: CommonOptions & { events: number; out: string; seed: number; start: string; days: number }) => {
+    const out = new Output(options);
+    await finish(out, async () => {
+      const result = await writeEventLog(options.out, { events: options.events, seed: options.seed, start: options.start, days: options.days });
+      out.summary.generate = { file: options.out, ...result, seed: options.seed };
+      out.say(`wrote ${result.events} events to ${options.out} (seed ${options.seed})`);
+    });
+  });
+
+  withCommonOptions(
+    program.command('config').description('print the resolved configuration (secrets masked)').option('--env-vars', 'list the environment variables the CLI reads'),
+  ).action(async (options: CommonOptions & { envVars?: boolean }) => {
+    const out = new Output(options);
+    await finish(out, async () => {
+      if (options.envVars) {
+        if (options.json) process.stdout.write(`${JSON.stringify(ENVIRONMENT_VARIABLES)}\n`);
+        else for (const v of ENVIRONMENT_VARIABLES) out.say(`${v.name.padEnd(32)} ${v.secret ? 'secret ' : 'config '} ${v.description}${v.default ? ` (default ${v.default})` : ''}`);
+        return;
+      }
+      const settings = redactedSettings(settingsFrom(options));
+      out.summary.config = settings;
+      for (const [key, value] of Object.entries(settings)) out.say(`${key}: ${JSON.stringify(value)}`);
+    }, { printSummary: !options.envVars });
+  });
+
+  return program;
+}
+
+function positiveInteger(option: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+}
+
+/** Runs a command body; turns failures into one stderr line, the --json line and an exit code. */
+async function finish(out: Output, body: () => Promise<void>, { printSummary = true } = {}): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const known = error instanceof PipelineError;
+    const message = redactUrl(error instanceof Error ? error.message : String(error));
+    out.summary.status = 'failed';
+    out.summary.error = message;
+    out.summary.exit_code = known ? error.exitCode : EXIT_CODES.internal;
+    process.exitCode = out.summary.exit_code as number;
+    process.stderr.write(`instapro: error: ${message}\n`);
+    if (!known && out.options.verbose && error instanceof Error && error.stack) process.stderr.write(`${redactUrl(error.stack)}\n`);
+    else if (!known) process.stderr.write('instapro: this is unexpected; run again with --verbose for details\n');
+  }
+  if (printSummary && out.options.json) process.stdout.write(`${JSON.stringify(out.summary)}\n`);
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `instapro: ${text}` : text) });
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const success = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
+      process.exitCode = success ? EXIT_CODES.ok : EXIT_CODES.usage;
+      return;
+    }
+    throw error;
+  }
+}
+
+await main();

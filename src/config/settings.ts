@@ -1,0 +1,174 @@
+/**
+ * The one source of truth for the pipeline's configuration.
+ *
+ * Every setting can come from an environment variable (this is how the Kubernetes ConfigMap and
+ * Secret reach the pods) and most from a CLI option, which wins. The Helm chart's ConfigMap and
+ * Secret are tested against ENVIRONMENT_VARIABLES below, so adding a variable here is the one
+ * place to start.
+ */
+import { z } from 'zod';
+import { ConfigurationError } from '../util/errors.js';
+
+export interface EnvironmentVariable {
+  name: string;
+  /** Secret values belong in the Kubernetes Secret and are never printed. */
+  secret: boolean;
+  description: string;
+  default?: string;
+}
+
+export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
+  { name: 'INSTAPRO_DATABASE_URL', secret: true, description: 'Full PostgreSQL URL; overrides the INSTAPRO_DB_* parts. Unset with no INSTAPRO_DB_HOST: the embedded database is used.' },
+  { name: 'INSTAPRO_DB_HOST', secret: false, description: 'PostgreSQL server host. Setting it selects the server backend.' },
+  { name: 'INSTAPRO_DB_PORT', secret: false, description: 'PostgreSQL server port.', default: '5432' },
+  { name: 'INSTAPRO_DB_NAME', secret: false, description: 'PostgreSQL database name.', default: 'instapro' },
+  { name: 'INSTAPRO_DB_SSLMODE', secret: false, description: 'disable | require | verify-full.', default: 'disable' },
+  { name: 'INSTAPRO_DB_USER', secret: true, description: 'PostgreSQL user.' },
+  { name: 'INSTAPRO_DB_PASSWORD', secret: true, description: 'PostgreSQL password.' },
+  { name: 'INSTAPRO_DATA_DIR', secret: false, description: 'Directory of the embedded (PGlite) database.', default: '.instapro/db' },
+  { name: 'INSTAPRO_INPUT', secret: false, description: 'Comma-separated event log files read by ingest when --input is not given.' },
+  { name: 'INSTAPRO_MAX_REJECT_RATIO', secret: false, description: 'Largest share of rejected rows per file before ingest fails.', default: '0.001' },
+  { name: 'INSTAPRO_SCHEMA', secret: false, description: 'Schema of the analyst-facing tables.', default: 'instapro' },
+  { name: 'INSTAPRO_RAW_SCHEMA', secret: false, description: 'Schema of the raw layer (events as loaded, quarantine, run log).', default: 'instapro_raw' },
+  { name: 'INSTAPRO_STAGING_SCHEMA', secret: false, description: 'Schema of the staging views.', default: 'instapro_staging' },
+  { name: 'INSTAPRO_CONNECT_RETRIES', secret: false, description: 'Connection attempts after the first one fails.', default: '5' },
+  { name: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, description: 'First retry delay; it doubles on each attempt.', default: '500' },
+];
+
+/** Schema names are interpolated into SQL as identifiers, so they are restricted to plain ones. */
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier: letters, digits, underscores, at most 63 characters');
+
+const settingsSchema = z
+  .object({
+    databaseUrl: z.string().min(1).optional(),
+    dbHost: z.string().min(1).optional(),
+    dbPort: z.coerce.number().int().min(1).max(65535),
+    dbName: z.string().min(1),
+    dbSslMode: z.enum(['disable', 'require', 'verify-full']),
+    dbUser: z.string().optional(),
+    dbPassword: z.string().optional(),
+    dataDir: z.string().min(1),
+    input: z.array(z.string().min(1)),
+    maxRejectRatio: z.coerce.number().min(0).max(1),
+    martSchema: identifier,
+    rawSchema: identifier,
+    stagingSchema: identifier,
+    connectRetries: z.coerce.number().int().min(0).max(100),
+    connectRetryDelayMs: z.coerce.number().int().min(0).max(600_000),
+  })
+  .refine((s) => new Set([s.martSchema, s.rawSchema, s.stagingSchema]).size === 3, {
+    message: 'INSTAPRO_SCHEMA, INSTAPRO_RAW_SCHEMA and INSTAPRO_STAGING_SCHEMA must differ',
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Options the CLI may pass; they override the environment. */
+export interface SettingOverrides {
+  databaseUrl?: string;
+  dataDir?: string;
+  input?: string[];
+  maxRejectRatio?: string | number;
+}
+
+const SETTING_BY_ENV: Record<string, keyof Settings> = {
+  INSTAPRO_DATABASE_URL: 'databaseUrl',
+  INSTAPRO_DB_HOST: 'dbHost',
+  INSTAPRO_DB_PORT: 'dbPort',
+  INSTAPRO_DB_NAME: 'dbName',
+  INSTAPRO_DB_SSLMODE: 'dbSslMode',
+  INSTAPRO_DB_USER: 'dbUser',
+  INSTAPRO_DB_PASSWORD: 'dbPassword',
+  INSTAPRO_DATA_DIR: 'dataDir',
+  INSTAPRO_INPUT: 'input',
+  INSTAPRO_MAX_REJECT_RATIO: 'maxRejectRatio',
+  INSTAPRO_SCHEMA: 'martSchema',
+  INSTAPRO_RAW_SCHEMA: 'rawSchema',
+  INSTAPRO_STAGING_SCHEMA: 'stagingSchema',
+  INSTAPRO_CONNECT_RETRIES: 'connectRetries',
+  INSTAPRO_CONNECT_RETRY_DELAY_MS: 'connectRetryDelayMs',
+};
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: SettingOverrides = {}): Settings {
+  const raw: Record<string, unknown> = {};
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    const key = SETTING_BY_ENV[variable.name];
+    if (!key) throw new Error(`no setting mapped for ${variable.name}`);
+    const value = env[variable.name];
+    const chosen = value !== undefined && value !== '' ? value : variable.default;
+    if (chosen !== undefined) raw[key] = chosen;
+  }
+  raw.input = typeof raw.input === 'string' ? raw.input.split(',').map((p) => p.trim()).filter(Boolean) : [];
+  if (overrides.databaseUrl) raw.databaseUrl = overrides.databaseUrl;
+  if (overrides.dataDir) raw.dataDir = overrides.dataDir;
+  if (overrides.input && overrides.input.length > 0) raw.input = overrides.input;
+  if (overrides.maxRejectRatio !== undefined) raw.maxRejectRatio = overrides.maxRejectRatio;
+
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const envByKey = Object.fromEntries(Object.entries(SETTING_BY_ENV).map(([env, key]) => [key, env]));
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      return `${envByKey[key] ?? 'configuration'}: ${issue.message}`;
+    });
+    throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export type DatabaseTarget =
+  | { kind: 'embedded'; dataDir: string }
+  | { kind: 'server'; connectionString: string; host: string; port: number; database: string };
+
+/** Server when a URL or host is configured, the embedded database otherwise. */
+export function databaseTarget(settings: Settings): DatabaseTarget {
+  if (settings.databaseUrl) {
+    let url: URL;
+    try {
+      url = new URL(settings.databaseUrl);
+    } catch {
+      throw new ConfigurationError('invalid configuration: INSTAPRO_DATABASE_URL / --database-url is not a valid URL');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigurationError(`invalid configuration: database URL must start with postgresql://, got ${url.protocol}//`);
+    }
+    return {
+      kind: 'server',
+      connectionString: settings.databaseUrl,
+      host: url.hostname || 'localhost',
+      port: url.port ? Number(url.port) : 5432,
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
+    };
+  }
+  if (settings.dbHost) {
+    const url = new URL('postgresql://localhost');
+    url.hostname = settings.dbHost;
+    url.port = String(settings.dbPort);
+    url.pathname = `/${encodeURIComponent(settings.dbName)}`;
+    if (settings.dbUser) url.username = encodeURIComponent(settings.dbUser);
+    if (settings.dbPassword) url.password = encodeURIComponent(settings.dbPassword);
+    if (settings.dbSslMode !== 'disable') url.searchParams.set('sslmode', settings.dbSslMode);
+    return { kind: 'server', connectionString: url.toString(), host: settings.dbHost, port: settings.dbPort, database: settings.dbName };
+  }
+  return { kind: 'embedded', dataDir: settings.dataDir };
+}
+
+/** A description of where the data lives that is safe to print: never the password. */
+export function describeTarget(target: DatabaseTarget): string {
+  return target.kind === 'embedded'
+    ? `embedded PostgreSQL (PGlite) at ${target.dataDir}`
+    : `PostgreSQL server ${target.host}:${target.port}/${target.database}`;
+}
+
+/** Settings as shown by `instapro config`: secrets masked. */
+export function redactedSettings(settings: Settings): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...settings };
+  if (settings.databaseUrl) shown.databaseUrl = redactUrl(settings.databaseUrl);
+  if (settings.dbPassword) shown.dbPassword = '********';
+  return shown;
+}
+
+export function redactUrl(value: string): string {
+  return value.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1********@');
+}

@@ -1,0 +1,11 @@
+/** The event log's file format: `;`-separated, one event per line, with this header. */
+export const EVENT_LOG_HEADER = ['event_id', 'event_type', 'professional_id_anonymized', 'created_at', 'meta_data'] as const;
+export const EVENT_LOG_DELIMITER = ';';
+
+export const EVENT_TYPES = ['created_account', 'became_able_to_propose', 'became_unable_to_propose', 'proposed'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const AVAILABILITY_EVENT_TYPES: readonly EventType[] = ['became_able_to_propose', 'became_unable_to_propose'];
+
+/** `{service_id}_{service_name_nl}_{service_name_en}_{lead_fee}` */
+export const PROPOSAL_META_SEPARATOR = '_';

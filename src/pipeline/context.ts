@@ -1,0 +1,27 @@
+import type { Settings } from '../config/settings.js';
+import type { Database } from '../db/database.js';
+import type { SchemaNames } from '../db/sql-files.js';
+
+/** What every step gets: the open database, the schema names, settings and the current run. */
+export interface PipelineContext {
+  db: Database;
+  schemas: SchemaNames;
+  settings: Settings;
+  runId: number;
+  /** Diagnostics for a person (stderr); silent under --json. */
+  log: (message: string) => void;
+  /** Progress reporting on a terminal; a no-op elsewhere. */
+  progress: ProgressReporter;
+}
+
+export interface ProgressReporter {
+  start(label: string, totalBytes?: number): void;
+  update(rows: number, bytes: number): void;
+  stop(): void;
+}
+
+export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, stop: () => undefined };
+
+export function schemaNames(settings: Settings): SchemaNames {
+  return { mart: settings.martSchema, raw: settings.rawSchema, staging: settings.stagingSchema };
+}

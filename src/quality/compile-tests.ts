@@ -1,0 +1,122 @@
+import type { SchemaNames } from '../db/sql-files.js';
+import { quoteIdentifier, renderSql } from '../db/sql-files.js';
+import type { ColumnTest, SchemaFile, Severity, TableDeclaration } from './schema-file.js';
+
+/** A data test compiled to one query: every row it returns is a failure. */
+export interface CompiledTest {
+  name: string;
+  type: 'schema' | 'unique' | 'not_null' | 'accepted_values' | 'relationships' | 'custom';
+  table: string | null;
+  column: string | null;
+  severity: Severity;
+  sql: string;
+  params: unknown[];
+}
+
+function qualified(schemas: SchemaNames, t: TableDeclaration | { name: string; layer: keyof SchemaNames }): string {
+  return `${quoteIdentifier(schemas[t.layer])}.${quoteIdentifier(t.name)}`;
+}
+
+function regclassName(schemas: SchemaNames, t: TableDeclaration): string {
+  return `${quoteIdentifier(schemas[t.layer])}.${quoteIdentifier(t.name)}`;
+}
+
+/**
+ * Schema tests: the declared relation exists with exactly the declared columns and types, the
+ * declared primary key and the declared foreign keys. Names travel as parameters.
+ */
+function schemaTests(schemas: SchemaNames, t: TableDeclaration): CompiledTest[] {
+  const relation = regclassName(schemas, t);
+  const base = { table: t.name, column: null, severity: 'error' as const, type: 'schema' as const };
+  const tests: CompiledTest[] = [
+    {
+      ...base,
+      name: `schema_${t.name}_columns`,
+      sql: `SELECT coalesce(expected.column_name, actual.column_name) AS column_name,
+                   expected.data_type AS expected_type, actual.data_type AS actual_type
+            FROM unnest($2::text[], $3::text[]) AS expected (column_name, data_type)
+            FULL JOIN (
+                SELECT a.attname::text AS column_name, format_type(a.atttypid, a.atttypmod) AS data_type
+                FROM pg_attribute AS a
+                WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+            ) AS actual ON actual.column_name = expected.column_name
+            WHERE actual.data_type IS DISTINCT FROM expected.data_type
+            UNION ALL
+            SELECT $1, 'relation exists', NULL WHERE to_regclass($1) IS NULL`,
+      params: [relation, t.columns.map((c) => c.name), t.columns.map((c) => c.type)],
+    },
+  ];
+  if (t.primary_key) {
+    tests.push({
+      ...base,
+      name: `schema_${t.name}_primary_key`,
+      sql: `SELECT $2::text AS expected_primary_key, actual.columns AS actual_primary_key
+            FROM (SELECT (SELECT string_agg(a.attname, ',' ORDER BY array_position(c.conkey, a.attnum))
+                          FROM pg_constraint AS c
+                          JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                          WHERE c.conrelid = to_regclass($1) AND c.contype = 'p') AS columns) AS actual
+            WHERE actual.columns IS DISTINCT FROM $2::text`,
+      params: [relation, t.primary_key.join(',')],
+    });
+  }
+  for (const fk of t.foreign_keys) {
+    const referenced = `${quoteIdentifier(schemas[t.layer])}.${quoteIdentifier(fk.references.table)}`;
+    tests.push({
+      ...base,
+      name: `schema_${t.name}_fk_${fk.columns.join('_')}`,
+      sql: `SELECT $2::text AS columns, $3::text AS references_table, $4::text AS references_columns
+            WHERE NOT EXISTS (
+                SELECT 1 FROM pg_constraint AS c
+                WHERE c.conrelid = to_regclass($1) AND c.contype = 'f' AND c.confrelid = to_regclass($3)
+                  AND (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY AS k (attnum, ord)
+                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) = $2::text
+                  AND (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY AS k (attnum, ord)
+                       JOIN pg_attribute AS a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) = $4::text)`,
+      params: [relation, fk.columns.join(','), referenced, fk.references.columns.join(',')],
+    });
+  }
+  return tests;
+}
+
+function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, test: ColumnTest): CompiledTest {
+  const rel = qualified(schemas, t);
+  const col = quoteIdentifier(column);
+  const kind = typeof test === 'string' ? test : (Object.keys(test)[0] as 'unique' | 'not_null' | 'accepted_values' | 'relationships');
+  const config = (typeof test === 'string' ? {} : Object.values(test)[0]) as { severity?: Severity; values?: unknown[]; to?: string; field?: string };
+  const base = { table: t.name, column, severity: config.severity ?? 'error', type: kind, name: `${kind}_${t.name}_${column}` };
+  switch (kind) {
+    case 'unique':
+      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(*) > 1`, params: [] };
+    case 'not_null':
+      return { ...base, sql: `SELECT * FROM ${rel} WHERE ${col} IS NULL`, params: [] };
+    case 'accepted_values':
+      return {
+        ...base,
+        sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL AND NOT (${col}::text = ANY ($1::text[])) GROUP BY ${col}`,
+        params: [(config.values ?? []).map(String)],
+      };
+    case 'relationships': {
+      const parent = qualified(schemas, { name: config.to as string, layer: t.layer });
+      const field = quoteIdentifier(config.field as string);
+      return {
+        ...base,
+        name: `relationships_${t.name}_${column}_to_${config.to}`,
+        sql: `SELECT child.${col} AS value FROM ${rel} AS child
+              WHERE child.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${parent} AS parent WHERE parent.${field} = child.${col})`,
+        params: [],
+      };
+    }
+  }
+}
+
+export function compileTests(file: SchemaFile, schemas: SchemaNames): CompiledTest[] {
+  const tests: CompiledTest[] = [];
+  for (const t of file.tables) {
+    tests.push(...schemaTests(schemas, t));
+    for (const c of t.columns) for (const test of c.tests) tests.push(columnTest(schemas, t, c.name, test));
+  }
+  for (const custom of file.tests) {
+    tests.push({ name: custom.name, type: 'custom', table: null, column: null, severity: custom.severity, sql: renderSql(custom.sql, schemas), params: [] });
+  }
+  return tests;
+}

@@ -1,0 +1,57 @@
+import type { Database, Row } from '../db/database.js';
+import type { PipelineContext } from '../pipeline/context.js';
+import type { CompiledTest } from './compile-tests.js';
+import { compileTests } from './compile-tests.js';
+import { loadSchemaFile } from './schema-file.js';
+
+export interface DataTestResult {
+  name: string;
+  type: CompiledTest['type'];
+  table: string | null;
+  column: string | null;
+  severity: CompiledTest['severity'];
+  /** pass; fail (an error-severity test found rows); warn (a warn-severity test found rows). */
+  status: 'pass' | 'fail' | 'warn';
+  failing_rows: number;
+  sample: Row[];
+  error?: string;
+}
+
+export interface DataTestReport {
+  passed: number;
+  warnings: number;
+  errors: number;
+  results: DataTestResult[];
+}
+
+const SAMPLE_ROWS = 5;
+
+/** Runs one compiled test; a query that errors counts as a failure with the database's message. */
+export async function runCompiledTest(db: Database, test: CompiledTest): Promise<DataTestResult> {
+  const base = { name: test.name, type: test.type, table: test.table, column: test.column, severity: test.severity };
+  try {
+    const counted = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM (${test.sql}) AS failing`, test.params);
+    const failing = Number(counted.rows[0]?.n ?? 0);
+    const sample = failing > 0 ? (await db.query(`SELECT * FROM (${test.sql}) AS failing LIMIT ${SAMPLE_ROWS}`, test.params)).rows : [];
+    return { ...base, status: failing === 0 ? 'pass' : test.severity === 'warn' ? 'warn' : 'fail', failing_rows: failing, sample };
+  } catch (error) {
+    return { ...base, status: test.severity === 'warn' ? 'warn' : 'fail', failing_rows: -1, sample: [], error: (error as Error).message };
+  }
+}
+
+export async function runTests(db: Database, tests: readonly CompiledTest[]): Promise<DataTestReport> {
+  const results: DataTestResult[] = [];
+  for (const test of tests) results.push(await runCompiledTest(db, test));
+  return {
+    passed: results.filter((r) => r.status === 'pass').length,
+    warnings: results.filter((r) => r.status === 'warn').length,
+    errors: results.filter((r) => r.status === 'fail').length,
+    results,
+  };
+}
+
+/** The quality gate: every test declared in sql/models/schema.yml. */
+export async function runDataTests(ctx: PipelineContext, schemaFile?: string): Promise<DataTestReport> {
+  const declarations = await loadSchemaFile(schemaFile);
+  return runTests(ctx.db, compileTests(declarations, ctx.schemas));
+}

@@ -1,0 +1,55 @@
+/**
+ * Errors the CLI turns into one line on stderr and a documented exit code (see README, "Exit codes").
+ * Anything else is a bug: exit 1, with the stack trace under --verbose.
+ */
+export const EXIT_CODES = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  configuration: 3,
+  input: 4,
+  rejectRatio: 5,
+  dataTests: 6,
+  database: 7,
+} as const;
+
+export class PipelineError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ConfigurationError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.configuration);
+  }
+}
+
+/** A whole-file problem: missing, empty, wrong header. Nothing of the run is loaded. */
+export class InputFileError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.input);
+  }
+}
+
+export class RejectRatioExceededError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.rejectRatio);
+  }
+}
+
+export class DataTestsFailedError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.dataTests);
+  }
+}
+
+export class DatabaseUnavailableError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.database);
+  }
+}

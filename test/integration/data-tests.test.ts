@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/ingest/ingest.js';
+import { buildModel } from '../../src/model/build-model.js';
+import type { PipelineSession } from '../../src/pipeline/session.js';
+import { compileTests } from '../../src/quality/compile-tests.js';
+import { runDataTests, runTests } from '../../src/quality/run-data-tests.js';
+import { loadSchemaFile } from '../../src/quality/schema-file.js';
+import { buildAvailabilitySnapshot } from '../../src/snapshot/availability-snapshot.js';
+import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
+import type { TestDatabase } from '../helpers/backends.js';
+import { SAMPLE_EVENT_LOG } from '../helpers/event-log-files.js';
+
+/**
+ * Each kind of data test is shown catching a table broken on purpose, so none of them is a test
+ * that cannot fail. Every case breaks a fresh build inside a transaction that is rolled back.
+ */
+describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
+  let db: TestDatabase;
+  let session: PipelineSession;
+  const mart = () => `"${session.ctx.schemas.mart}"`;
+  const raw = () => `"${session.ctx.schemas.raw}"`;
+
+  /** Breaks the database with `sql`, runs all declared tests, rolls back; returns the failures. */
+  async function failuresAfter(sql: string): Promise<{ name: string; status: string; failing_rows: number }[]> {
+    await session.ctx.db.exec('BEGIN');
+    try {
+      await session.ctx.db.exec(sql);
+      const report = await runDataTests(session.ctx);
+      return report.results.filter((r) => r.status !== 'pass').map((r) => ({ name: r.name, status: r.status, failing_rows: r.failing_rows }));
+    } finally {
+      await session.ctx.db.exec('ROLLBACK');
+    }
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase(backend);
+    session = await db.session();
+    await ingest(session.ctx, [SAMPLE_EVENT_LOG]);
+    await buildModel(session.ctx);
+    await buildAvailabilitySnapshot(session.ctx);
+  });
+  afterAll(async () => {
+    await session?.close({ ok: true });
+    await db?.cleanup();
+  });
+
+  beforeEach(async () => {
+    // The reconciliation test reads the run log; record the sample's ingest as a succeeded step.
+    await session.ctx.db.query(
+      `INSERT INTO ${raw()}.pipeline_step_log (run_id, step, status, started_at, finished_at, duration_ms, rows_read, loaded, rejected, duplicates)
+       SELECT $1, 'ingest', 'succeeded', now(), now(), 0, count(*), count(*), 0, 0 FROM ${raw()}.event
+       ON CONFLICT DO NOTHING`,
+      [session.ctx.runId],
+    );
+  });
+
+  it('passes on a correct build', async () => {
+    const report = await runDataTests(session.ctx);
+    expect(report.results.filter((r) => r.status !== 'pass')).toEqual([]);
+    expect(report.passed).toBeGreaterThan(100);
+  });
+
+  it('unique catches a duplicated key (with the primary key dropped)', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.dim_date DROP CONSTRAINT dim_date_date_key;
+      UPDATE ${mart()}.dim_date SET date = date + 1 WHERE date_key = (SELECT min(date_key) FROM ${mart()}.dim_date)`);
+    expect(failures).toContainEqual({ name: 'unique_dim_date_date', status: 'fail', failing_rows: 1 });
+  });
+
+  it('not_null catches a null (with the NOT NULL constraint dropped)', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.dim_service ALTER COLUMN service_name_en DROP NOT NULL;
+      UPDATE ${mart()}.dim_service SET service_name_en = NULL WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
+    expect(failures).toContainEqual({ name: 'not_null_dim_service_service_name_en', status: 'fail', failing_rows: 1 });
+  });
+
+  it('accepted_values catches an unexpected value', async () => {
+    const failures = await failuresAfter(`UPDATE ${raw()}.event SET event_type = 'signed_up' WHERE event_id = (SELECT min(event_id) FROM ${raw()}.event)`);
+    expect(failures).toContainEqual({ name: 'accepted_values_event_event_type', status: 'fail', failing_rows: 1 });
+  });
+
+  it('relationships catches an orphan (with the foreign key dropped)', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.fct_proposal DROP CONSTRAINT fct_proposal_service_id_fkey;
+      DELETE FROM ${mart()}.dim_service WHERE service_id = (SELECT service_id FROM ${mart()}.fct_proposal LIMIT 1)`);
+    expect(failures.map((f) => f.name)).toContain('relationships_fct_proposal_service_id_to_dim_service');
+    expect(failures.map((f) => f.name)).toContain('schema_fct_proposal_fk_service_id');
+  });
+
+  it('schema tests catch a wrong type, a missing column, a missing primary key and a missing table', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.fct_proposal ALTER COLUMN lead_fee TYPE numeric(12, 4);
+      ALTER TABLE ${mart()}.dim_date DROP COLUMN is_weekend;
+      ALTER TABLE ${mart()}.dim_event_type DROP CONSTRAINT dim_event_type_pkey CASCADE;
+      DROP VIEW ${mart()}.availability_snapshot_monthly`);
+    const names = failures.map((f) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['schema_fct_proposal_columns', 'schema_dim_date_columns', 'schema_dim_event_type_primary_key', 'schema_availability_snapshot_monthly_columns']));
+  });
+
+  it('custom reconciliation tests catch facts that drifted from raw', async () => {
+    const failures = await failuresAfter(`
+      DELETE FROM ${mart()}.professional_availability_history WHERE started_by_event_id IN (SELECT event_id FROM ${mart()}.fct_event ORDER BY event_id DESC LIMIT 1);
+      UPDATE ${mart()}.fct_proposal SET lead_fee = lead_fee + 1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal);
+      DELETE FROM ${mart()}.fct_event WHERE event_id = (SELECT max(event_id) FROM ${mart()}.fct_event WHERE event_type = 'created_account')`);
+    expect(failures.map((f) => f.name)).toEqual(expect.arrayContaining(['reconcile_fct_event_with_raw', 'reconcile_fct_proposal_with_raw']));
+  });
+
+  it('custom tests catch ingest counts that do not add up', async () => {
+    const failures = await failuresAfter(`UPDATE ${raw()}.pipeline_step_log SET loaded = loaded - 1 WHERE step = 'ingest'`);
+    expect(failures.map((f) => f.name)).toContain('reconcile_ingest_counts');
+  });
+
+  it('snapshot invariants catch a gap, an impossible count and a jump without transitions', async () => {
+    const failures = await failuresAfter(`
+      DELETE FROM ${mart()}.availability_snapshot WHERE date = (SELECT min(date) + 3 FROM ${mart()}.availability_snapshot);
+      UPDATE ${mart()}.availability_snapshot SET active_professionals_count = active_professionals_count + 5000,
+                                                able_at_any_moment_count = able_at_any_moment_count + 5000
+      WHERE date = (SELECT max(date) FROM ${mart()}.availability_snapshot)`);
+    expect(failures.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['snapshot_dates_contiguous', 'snapshot_count_within_professionals', 'snapshot_change_equals_net_transitions', 'snapshot_matches_availability_history']),
+    );
+  });
+
+  it('a warn-severity test is reported as a warning, not a failure', async () => {
+    const failures = await failuresAfter(`UPDATE ${mart()}.dim_service SET names_seen = 2 WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
+    expect(failures).toEqual([{ name: 'service_name_changed', status: 'warn', failing_rows: 1 }]);
+  });
+
+  it('a test whose query errors is a failure carrying the database message', async () => {
+    const declarations = await loadSchemaFile();
+    const broken = compileTests({ ...declarations, tables: [], tests: [{ name: 'broken_sql', description: 'x', severity: 'error', sql: 'SELECT * FROM no_such_table' }] }, session.ctx.schemas);
+    const report = await runTests(session.ctx.db, broken);
+    expect(report.errors).toBe(1);
+    expect(report.results[0]?.error).toMatch(/no_such_table/);
+  });
+});

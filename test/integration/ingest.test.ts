@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/ingest/ingest.js';
+import type { PipelineSession } from '../../src/pipeline/session.js';
+import { InputFileError } from '../../src/util/errors.js';
+import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
+import type { TestDatabase } from '../helpers/backends.js';
+import { eventLine, writeEventLogFile } from '../helpers/event-log-files.js';
+
+describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
+  let db: TestDatabase;
+  let session: PipelineSession;
+
+  const raw = () => `"${session.ctx.schemas.raw}"`;
+  const count = async (sql: string): Promise<number> => Number((await session.ctx.db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${sql}`)).rows[0]?.n);
+  const reset = async () => session.ctx.db.exec(`TRUNCATE ${raw()}.event, ${raw()}.quarantine`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase(backend);
+    session = await db.session('ingest', { INSTAPRO_MAX_REJECT_RATIO: '1' });
+  });
+  afterAll(async () => {
+    await session?.close({ ok: true });
+    await db?.cleanup();
+  });
+
+  it('loads valid rows with their source file and line, typed', async () => {
+    await reset();
+    const file = await writeEventLogFile([
+      eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'),
+      eventLine(2, 'proposed', 10, '2020-01-02 10:11:12', '211_keuken-gereedmaken_prepare-kitchen_5.14'),
+    ]);
+    const result = await ingest(session.ctx, [file]);
+    expect(result).toMatchObject({ rows_read: 2, loaded: 2, rejected: 0, duplicates: 0 });
+    const { rows } = await session.ctx.db.query(`SELECT event_id, event_type, professional_id, created_at, meta_data, source_file, source_line FROM ${raw()}.event ORDER BY event_id`);
+    expect(rows).toEqual([
+      { event_id: 1, event_type: 'created_account', professional_id: 10, created_at: '2020-01-01 09:00:00', meta_data: null, source_file: file, source_line: 2 },
+      { event_id: 2, event_type: 'proposed', professional_id: 10, created_at: '2020-01-02 10:11:12', meta_data: '211_keuken-gereedmaken_prepare-kitchen_5.14', source_file: file, source_line: 3 },
+    ]);
+  });
+
+  it('is idempotent: the same file again adds nothing and counts duplicates', async () => {
+    await reset();
+    const file = await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'), eventLine(2, 'became_able_to_propose', 10, '2020-01-01 10:00:00')]);
+    await ingest(session.ctx, [file]);
+    const again = await ingest(session.ctx, [file]);
+    expect(again).toMatchObject({ rows_read: 2, loaded: 0, rejected: 0, duplicates: 2 });
+    expect(await count(`${raw()}.event`)).toBe(2);
+  });
+
+  it('loads only the new part of an overlapping file', async () => {
+    await reset();
+    const first = await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'), eventLine(2, 'created_account', 11, '2020-01-01 09:30:00')]);
+    const overlapping = await writeEventLogFile([eventLine(2, 'created_account', 11, '2020-01-01 09:30:00'), eventLine(3, 'created_account', 12, '2020-01-01 10:00:00')]);
+    await ingest(session.ctx, [first]);
+    const result = await ingest(session.ctx, [overlapping]);
+    expect(result).toMatchObject({ rows_read: 2, loaded: 1, duplicates: 1, rejected: 0 });
+    expect(await count(`${raw()}.event`)).toBe(3);
+  });
+
+  it('skips a row identical to an earlier one in the same file as a duplicate', async () => {
+    await reset();
+    const line = eventLine(5, 'became_able_to_propose', 10, '2020-01-01 10:00:00');
+    const file = await writeEventLogFile([line, eventLine(6, 'created_account', 10, '2020-01-01 09:00:00'), line]);
+    expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 3, loaded: 2, duplicates: 1, rejected: 0 });
+  });
+
+  it('quarantines a conflicting duplicate within a file; the first seen wins', async () => {
+    await reset();
+    const file = await writeEventLogFile([eventLine(7, 'became_able_to_propose', 10, '2020-01-01 10:00:00'), eventLine(7, 'became_unable_to_propose', 10, '2020-01-01 10:00:00')]);
+    expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 2, loaded: 1, duplicates: 0, rejected: 1 });
+    const { rows } = await session.ctx.db.query(`SELECT event_type FROM ${raw()}.event WHERE event_id = 7`);
+    expect(rows).toEqual([{ event_type: 'became_able_to_propose' }]);
+    const q = await session.ctx.db.query<{ source_line: number; field: string; reason: string; raw_line: string }>(`SELECT source_line, field, reason, raw_line FROM ${raw()}.quarantine`);
+    expect(q.rows).toEqual([
+      { source_line: 3, field: 'event_id', reason: `conflicting duplicate: event_id 7 was first seen at ${file}:2 with different content`, raw_line: '7;became_unable_to_propose;10;2020-01-01 10:00:00;' },
+    ]);
+  });
+
+  it('quarantines a row conflicting with an already loaded event and keeps the loaded one', async () => {
+    await reset();
+    const first = await writeEventLogFile([eventLine(8, 'proposed', 10, '2020-01-01 10:00:00', '60_tuin_garden_7.63')]);
+    const second = await writeEventLogFile([eventLine(8, 'proposed', 10, '2020-01-01 10:00:00', '60_tuin_garden_9.99')]);
+    await ingest(session.ctx, [first]);
+    expect(await ingest(session.ctx, [second])).toMatchObject({ loaded: 0, duplicates: 0, rejected: 1 });
+    const { rows } = await session.ctx.db.query(`SELECT meta_data FROM ${raw()}.event WHERE event_id = 8`);
+    expect(rows).toEqual([{ meta_data: '60_tuin_garden_7.63' }]);
+    const q = await session.ctx.db.query<{ reason: string }>(`SELECT reason FROM ${raw()}.quarantine`);
+    expect(q.rows[0]?.reason).toContain(`first seen at ${first}:2`);
+  });
+
+  it('quarantines invalid rows with file, line, raw line, field and reason; loads the rest', async () => {
+    await reset();
+    const file = await writeEventLogFile([
+      eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'),
+      '2;proposed;10;2020-01-01 09:00:00;60_tuin_7.63',
+      'x;created_account;10;2020-01-01 09:00:00;',
+      eventLine(4, 'created_account', 11, '2020-02-30 09:00:00'),
+      '5;created_account;10',
+    ]);
+    const result = await ingest(session.ctx, [file]);
+    expect(result).toMatchObject({ rows_read: 5, loaded: 1, rejected: 4, duplicates: 0 });
+    const { rows } = await session.ctx.db.query(`SELECT source_file, source_line, raw_line, field FROM ${raw()}.quarantine ORDER BY source_line`);
+    expect(rows).toEqual([
+      { source_file: file, source_line: 3, raw_line: '2;proposed;10;2020-01-01 09:00:00;60_tuin_7.63', field: 'meta_data' },
+      { source_file: file, source_line: 4, raw_line: 'x;created_account;10;2020-01-01 09:00:00;', field: 'event_id' },
+      { source_file: file, source_line: 5, raw_line: '4;created_account;11;2020-02-30 09:00:00;', field: 'created_at' },
+      { source_file: file, source_line: 6, raw_line: '5;created_account;10', field: null },
+    ]);
+    expect(result.files[0]?.first_rejects.map((r) => r.line)).toEqual([3, 4, 5, 6]);
+  });
+
+  it('does not quarantine the same bad line twice when the file is loaded again', async () => {
+    await reset();
+    const file = await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'), 'garbage']);
+    await ingest(session.ctx, [file]);
+    const again = await ingest(session.ctx, [file]);
+    expect(again).toMatchObject({ rows_read: 2, rejected: 1, duplicates: 1 });
+    expect(await count(`${raw()}.quarantine`)).toBe(1);
+  });
+
+  it('ignores blank lines, accepts CRLF line endings and a byte order mark, and keeps physical line numbers', async () => {
+    await reset();
+    const file = await writeEventLogFile(['', eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'), '', '', 'bad line', eventLine(2, 'proposed', 11, '2020-01-01 09:00:00', '60_tuin_garden_7.63')], {
+      eol: '\r\n',
+      bom: true,
+    });
+    const result = await ingest(session.ctx, [file]);
+    expect(result).toMatchObject({ rows_read: 3, loaded: 2, rejected: 1 });
+    const { rows } = await session.ctx.db.query(`SELECT source_line, raw_line FROM ${raw()}.quarantine`);
+    expect(rows).toEqual([{ source_line: 6, raw_line: 'bad line' }]);
+    const loaded = await session.ctx.db.query(`SELECT event_id, source_line, meta_data FROM ${raw()}.event ORDER BY 1`);
+    expect(loaded.rows).toEqual([
+      { event_id: 1, source_line: 3, meta_data: null },
+      { event_id: 2, source_line: 7, meta_data: '60_tuin_garden_7.63' },
+    ]);
+  });
+
+  it('fails a whole-file error before loading any file', async () => {
+    await reset();
+    const good = await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-01 09:00:00')]);
+    const wrongHeader = await writeEventLogFile(['id;type;pro;at;meta', eventLine(2, 'created_account', 10, '2020-01-01 09:00:00')], { header: false });
+    const empty = await writeEventLogFile([], { header: false });
+    await expect(ingest(session.ctx, [good, '/nonexistent/event_log.csv'])).rejects.toThrow(new InputFileError('/nonexistent/event_log.csv: file not found'));
+    await expect(ingest(session.ctx, [good, wrongHeader])).rejects.toThrow(/:1: wrong header: expected "event_id;event_type;professional_id_anonymized;created_at;meta_data", found "id;type;pro;at;meta"/);
+    await expect(ingest(session.ctx, [good, empty])).rejects.toThrow(/file is empty/);
+    expect(await count(`${raw()}.event`)).toBe(0);
+  });
+
+  it('reads a header-only file as zero rows', async () => {
+    await reset();
+    const file = await writeEventLogFile([]);
+    expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 0, loaded: 0 });
+  });
+});
+
+describe.each(BACKENDS)('reject ratio on the %s backend', (backend) => {
+  it('loads none of a file over --max-reject-ratio, keeps its quarantine rows, and stops before later files', async () => {
+    const db = await createTestDatabase(backend);
+    const session = await db.session('ingest', { INSTAPRO_MAX_REJECT_RATIO: '0.25' });
+    try {
+      const raw = `"${session.ctx.schemas.raw}"`;
+      const within = await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-01 09:00:00'), eventLine(2, 'created_account', 11, '2020-01-01 09:00:00'), eventLine(3, 'created_account', 12, '2020-01-01 09:00:00'), 'bad']);
+      const over = await writeEventLogFile([eventLine(4, 'created_account', 13, '2020-01-01 09:00:00'), 'bad one', 'bad two']);
+      const later = await writeEventLogFile([eventLine(5, 'created_account', 14, '2020-01-01 09:00:00')]);
+      const result = await ingest(session.ctx, [within, over, later]);
+      expect(result.files.map((f) => [f.status, f.loaded, f.rejected])).toEqual([
+        ['loaded', 3, 1],
+        ['rejected', 0, 2],
+      ]);
+      const { rows } = await session.ctx.db.query(`SELECT event_id FROM ${raw}.event ORDER BY 1`);
+      expect(rows).toEqual([{ event_id: 1 }, { event_id: 2 }, { event_id: 3 }]);
+      const q = await session.ctx.db.query(`SELECT source_file, source_line FROM ${raw}.quarantine ORDER BY source_file = $1 DESC, source_line`, [within]);
+      expect(q.rows).toEqual([
+        { source_file: within, source_line: 5 },
+        { source_file: over, source_line: 3 },
+        { source_file: over, source_line: 4 },
+      ]);
+    } finally {
+      await session.close({ ok: true });
+      await db.cleanup();
+    }
+  });
+});

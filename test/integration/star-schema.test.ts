@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/ingest/ingest.js';
+import { buildModel } from '../../src/model/build-model.js';
+import type { PipelineSession } from '../../src/pipeline/session.js';
+import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
+import type { TestDatabase } from '../helpers/backends.js';
+import { eventLine, writeEventLogFile } from '../helpers/event-log-files.js';
+
+describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
+  let db: TestDatabase;
+  let session: PipelineSession;
+  const q = async (sql: string) => (await session.ctx.db.query(sql.replaceAll('{{mart}}', `"${session.ctx.schemas.mart}"`))).rows;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(backend);
+    session = await db.session();
+    const file = await writeEventLogFile([
+      eventLine(1, 'created_account', 100, '2020-01-03 08:00:00'),
+      eventLine(2, 'proposed', 100, '2020-01-04 10:00:00', '60_tuinonderhoud_maintain-garden_7.63'),
+      eventLine(3, 'proposed', 100, '2020-01-05 10:00:00', '60_tuin-onderhoud_garden-maintenance_9.10'), // the service was renamed
+      eventLine(4, 'proposed', 200, '2020-01-04 11:00:00', '34_tegels_tiling_0.22'), // 200 has no created_account event
+      eventLine(5, 'became_able_to_propose', 100, '2020-01-04 09:00:00'),
+      eventLine(6, 'became_unable_to_propose', 100, '2020-01-06 09:00:00'),
+    ]);
+    await ingest(session.ctx, [file]);
+    await buildModel(session.ctx);
+  });
+  afterAll(async () => {
+    await session?.close({ ok: true });
+    await db?.cleanup();
+  });
+
+  it('keeps the lead fee per proposal, as a measure', async () => {
+    expect(await q('SELECT event_id, service_id, lead_fee, date_key FROM {{mart}}.fct_proposal ORDER BY event_id')).toEqual([
+      { event_id: 2, service_id: 60, lead_fee: '7.63', date_key: 20200104 },
+      { event_id: 3, service_id: 60, lead_fee: '9.10', date_key: 20200105 },
+      { event_id: 4, service_id: 34, lead_fee: '0.22', date_key: 20200104 },
+    ]);
+  });
+
+  it('names a service after its latest proposal and counts the names seen', async () => {
+    expect(await q('SELECT service_id, service_name_nl, service_name_en, names_seen FROM {{mart}}.dim_service ORDER BY service_id')).toEqual([
+      { service_id: 34, service_name_nl: 'tegels', service_name_en: 'tiling', names_seen: 1 },
+      { service_id: 60, service_name_nl: 'tuin-onderhoud', service_name_en: 'garden-maintenance', names_seen: 2 },
+    ]);
+  });
+
+  it('describes professionals: account creation, first and last event, current availability', async () => {
+    expect(await q('SELECT * FROM {{mart}}.dim_professional ORDER BY professional_id')).toEqual([
+      {
+        professional_id: 100,
+        account_created_at: '2020-01-03 08:00:00',
+        first_event_at: '2020-01-03 08:00:00',
+        last_event_at: '2020-01-06 09:00:00',
+        is_currently_able: false,
+        last_availability_change_at: '2020-01-06 09:00:00',
+        proposals_count: 2,
+      },
+      {
+        professional_id: 200,
+        account_created_at: null,
+        first_event_at: '2020-01-04 11:00:00',
+        last_event_at: '2020-01-04 11:00:00',
+        is_currently_able: false,
+        last_availability_change_at: null,
+        proposals_count: 1,
+      },
+    ]);
+  });
+
+  it('covers every day from the first to the last event in dim_date, with calendar attributes', async () => {
+    const days = await q('SELECT date_key, date, iso_week, week_start, month_start, quarter, iso_weekday, weekday_name, is_weekend FROM {{mart}}.dim_date ORDER BY date');
+    expect(days.map((d) => d.date)).toEqual(['2020-01-03', '2020-01-04', '2020-01-05', '2020-01-06']);
+    // 2020-01-04 was a Saturday in ISO week 1 starting Monday 2019-12-30.
+    expect(days[1]).toEqual({ date_key: 20200104, date: '2020-01-04', iso_week: 1, week_start: '2019-12-30', month_start: '2020-01-01', quarter: 1, iso_weekday: 6, weekday_name: 'Saturday', is_weekend: true });
+  });
+
+  it('rebuilds to the same rows when run again', async () => {
+    const before = await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id');
+    await buildModel(session.ctx);
+    expect(await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id')).toEqual(before);
+    expect(before).toHaveLength(6);
+  });
+});

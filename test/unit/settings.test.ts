@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ENVIRONMENT_VARIABLES, databaseTarget, describeTarget, loadSettings, redactUrl, redactedSettings } from '../../src/config/settings.js';
+import { ConfigurationError } from '../../src/util/errors.js';
+
+describe('loadSettings', () => {
+  it('defaults to the embedded database in .instapro/db', () => {
+    const settings = loadSettings({});
+    expect(databaseTarget(settings)).toEqual({ kind: 'embedded', dataDir: '.instapro/db' });
+    expect(settings).toMatchObject({ maxRejectRatio: 0.001, martSchema: 'instapro', rawSchema: 'instapro_raw', stagingSchema: 'instapro_staging', input: [] });
+  });
+
+  it('reads every documented variable', () => {
+    const settings = loadSettings({
+      INSTAPRO_DB_HOST: 'db.internal',
+      INSTAPRO_DB_PORT: '6543',
+      INSTAPRO_DB_NAME: 'warehouse',
+      INSTAPRO_DB_USER: 'loader',
+      INSTAPRO_DB_PASSWORD: 'p@ss word',
+      INSTAPRO_DB_SSLMODE: 'require',
+      INSTAPRO_INPUT: 'a.csv, b.csv',
+      INSTAPRO_MAX_REJECT_RATIO: '0.05',
+      INSTAPRO_SCHEMA: 'analytics',
+      INSTAPRO_RAW_SCHEMA: 'landing',
+      INSTAPRO_STAGING_SCHEMA: 'staging',
+      INSTAPRO_CONNECT_RETRIES: '3',
+      INSTAPRO_CONNECT_RETRY_DELAY_MS: '100',
+    });
+    expect(settings).toMatchObject({ input: ['a.csv', 'b.csv'], maxRejectRatio: 0.05, martSchema: 'analytics', connectRetries: 3, connectRetryDelayMs: 100 });
+    const target = databaseTarget(settings);
+    expect(target).toMatchObject({ kind: 'server', host: 'db.internal', port: 6543, database: 'warehouse' });
+    if (target.kind !== 'server') throw new Error('expected server');
+    const url = new URL(target.connectionString);
+    expect(decodeURIComponent(url.password)).toBe('p@ss word');
+    expect(url.searchParams.get('sslmode')).toBe('require');
+  });
+
+  it('lets CLI options override the environment', () => {
+    const settings = loadSettings({ INSTAPRO_INPUT: 'env.csv', INSTAPRO_DATA_DIR: '/env' }, { input: ['cli.csv'], dataDir: '/cli', maxRejectRatio: '0.2' });
+    expect(settings).toMatchObject({ input: ['cli.csv'], dataDir: '/cli', maxRejectRatio: 0.2 });
+  });
+
+  it('prefers the full URL over the parts', () => {
+    const target = databaseTarget(loadSettings({ INSTAPRO_DATABASE_URL: 'postgresql://u:p@h1:5555/d1', INSTAPRO_DB_HOST: 'h2' }));
+    expect(target).toMatchObject({ kind: 'server', host: 'h1', port: 5555, database: 'd1' });
+  });
+
+  it.each([
+    [{ INSTAPRO_SCHEMA: 'Robert"); drop table x;--' }, 'INSTAPRO_SCHEMA'],
+    [{ INSTAPRO_RAW_SCHEMA: 'has-dash' }, 'INSTAPRO_RAW_SCHEMA'],
+    [{ INSTAPRO_STAGING_SCHEMA: 'x'.repeat(64) }, 'INSTAPRO_STAGING_SCHEMA'],
+    [{ INSTAPRO_SCHEMA: 'same', INSTAPRO_RAW_SCHEMA: 'same' }, 'must differ'],
+    [{ INSTAPRO_MAX_REJECT_RATIO: '1.5' }, 'INSTAPRO_MAX_REJECT_RATIO'],
+    [{ INSTAPRO_MAX_REJECT_RATIO: 'lots' }, 'INSTAPRO_MAX_REJECT_RATIO'],
+    [{ INSTAPRO_DB_PORT: '70000' }, 'INSTAPRO_DB_PORT'],
+    [{ INSTAPRO_DB_SSLMODE: 'maybe' }, 'INSTAPRO_DB_SSLMODE'],
+    [{ INSTAPRO_CONNECT_RETRIES: '-1' }, 'INSTAPRO_CONNECT_RETRIES'],
+  ])('rejects %j naming %s', (env, expected) => {
+    expect(() => loadSettings(env)).toThrow(ConfigurationError);
+    expect(() => loadSettings(env)).toThrow(expected);
+  });
+
+  it('rejects a database URL of another scheme', () => {
+    expect(() => databaseTarget(loadSettings({ INSTAPRO_DATABASE_URL: 'mysql://u:p@h/d' }))).toThrow(/postgresql:\/\//);
+  });
+});
+
+describe('secrets', () => {
+  it('masks the password of a URL', () => {
+    expect(redactUrl('failed postgresql://user:hunter2@host:5432/db now')).toBe('failed postgresql://user:********@host:5432/db now');
+    expect(redactUrl('postgres://user@host/db')).toBe('postgres://user@host/db');
+  });
+
+  it('never shows the password in printed settings or target descriptions', () => {
+    const settings = loadSettings({ INSTAPRO_DATABASE_URL: 'postgresql://u:hunter2@h:1/d', INSTAPRO_DB_PASSWORD: 'hunter3' });
+    expect(JSON.stringify(redactedSettings(settings))).not.toMatch(/hunter[23]/);
+    expect(describeTarget(databaseTarget(settings))).toBe('PostgreSQL server h:1/d');
+  });
+
+  it('marks exactly the credentials as secret', () => {
+    expect(ENVIRONMENT_VARIABLES.filter((v) => v.secret).map((v) => v.name).sort()).toEqual(['INSTAPRO_DATABASE_URL', 'INSTAPRO_DB_PASSWORD', 'INSTAPRO_DB_USER']);
+  });
+});

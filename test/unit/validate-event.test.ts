@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_FIELD_LENGTH, validateEvent } from '../../src/ingest/validate-event.js';
+
+const valid = ['15', 'proposed', '433', '2020-01-28 22:13:26', '60_tuinonderhoud_maintain-garden_7.63'];
+const withField = (index: number, value: string): string[] => valid.map((v, i) => (i === index ? value : v));
+
+function rejection(fields: string[]) {
+  const result = validateEvent(fields);
+  if (result.ok) throw new Error(`expected a rejection for ${JSON.stringify(fields)}`);
+  return result.rejection;
+}
+
+describe('validateEvent', () => {
+  it('accepts a valid proposal and keeps its values as text', () => {
+    expect(validateEvent(valid)).toEqual({
+      ok: true,
+      event: { eventId: '15', eventType: 'proposed', professionalId: '433', createdAt: '2020-01-28 22:13:26', metaData: '60_tuinonderhoud_maintain-garden_7.63' },
+    });
+  });
+
+  it.each(['created_account', 'became_able_to_propose', 'became_unable_to_propose'])('accepts %s with empty meta_data, stored as null', (type) => {
+    const result = validateEvent(['1', type, '2', '2020-01-01 00:00:00', '']);
+    expect(result).toMatchObject({ ok: true, event: { eventType: type, metaData: null } });
+  });
+
+  describe('field count', () => {
+    it.each([
+      [['1', 'created_account', '2', '2020-01-01 00:00:00'], 4],
+      [[...valid, 'extra'], 6],
+      [['just one field'], 1],
+    ])('rejects %j: needs exactly 5 fields', (fields, count) => {
+      expect(rejection(fields)).toEqual({ field: null, reason: `expected 5 fields separated by ";", found ${count}` });
+    });
+  });
+
+  describe('event_id and professional_id_anonymized', () => {
+    it.each(['0', '-1', '1.5', 'abc', '', ' 1', '01', '1e3'])('rejects event_id %j', (value) => {
+      expect(rejection(withField(0, value))).toMatchObject({ field: 'event_id', reason: expect.stringContaining('event_id must be a positive integer') });
+    });
+    it('rejects an event_id beyond bigint', () => {
+      expect(rejection(withField(0, '9223372036854775808'))).toMatchObject({ field: 'event_id', reason: expect.stringContaining('out of range') });
+    });
+    it('accepts the largest bigint', () => {
+      expect(validateEvent(withField(0, '9223372036854775807')).ok).toBe(true);
+    });
+    it.each(['0', '-7', 'x', ''])('rejects professional_id_anonymized %j', (value) => {
+      expect(rejection(withField(2, value))).toMatchObject({ field: 'professional_id_anonymized', reason: expect.stringContaining('positive integer') });
+    });
+  });
+
+  describe('event_type', () => {
+    it.each(['', 'Proposed', 'proposed ', 'signed_up'])('rejects %j', (value) => {
+      expect(rejection(withField(1, value))).toMatchObject({ field: 'event_type', reason: expect.stringContaining('event_type must be one of') });
+    });
+  });
+
+  describe('created_at', () => {
+    it.each(['2020-01-28', '2020-01-28T22:13:26', '2020-1-28 22:13:26', '28-01-2020 22:13:26', '2020-01-28 22:13:26.5', '2020-01-28 22:13:26+01', ''])(
+      'rejects the format %j',
+      (value) => {
+        expect(rejection(withField(3, value))).toMatchObject({ field: 'created_at', reason: expect.stringContaining('YYYY-MM-DD HH:MM:SS') });
+      },
+    );
+    it.each(['2020-02-30 10:00:00', '2019-02-29 10:00:00', '2020-13-01 10:00:00', '2020-01-01 24:00:00', '2020-01-01 23:60:00', '2020-01-01 23:59:60', '0000-01-01 00:00:00'])(
+      'rejects the impossible moment %j',
+      (value) => {
+        expect(rejection(withField(3, value))).toMatchObject({ field: 'created_at', reason: expect.stringContaining('not a valid date and time') });
+      },
+    );
+    it.each(['2020-02-29 00:00:00', '2020-12-31 23:59:59'])('accepts %j', (value) => {
+      expect(validateEvent(withField(3, value)).ok).toBe(true);
+    });
+  });
+
+  describe('meta_data of a proposed event', () => {
+    it.each([
+      ['', '1 part'],
+      ['60_tuinonderhoud_7.63', '3 parts'],
+      ['60_tuin_onderhoud_maintain-garden_7.63', '5 parts'],
+    ])('rejects %j (%s)', (value, parts) => {
+      expect(rejection(withField(4, value))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining(parts) });
+    });
+    it.each(['x_tuin_garden_1.00', '-1_tuin_garden_1.00', '1.5_tuin_garden_1.00', '99999999999_tuin_garden_1.00'])('rejects the service id in %j', (value) => {
+      expect(rejection(withField(4, value))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining('service id') });
+    });
+    it.each(['60_tuin_garden_-1.00', '60_tuin_garden_abc', '60_tuin_garden_', '60_tuin_garden_1.234', '60_tuin_garden_123456789.00', '60_tuin_garden_1,50'])(
+      'rejects the lead fee in %j',
+      (value) => {
+        expect(rejection(withField(4, value))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining('lead fee') });
+      },
+    );
+    it.each(['60__garden_1.00', '60_tuin__1.00'])('rejects an empty service name in %j', (value) => {
+      expect(rejection(withField(4, value))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining('empty') });
+    });
+    it.each(['60_tuin_garden_0', '60_tuin_garden_0.5', '60_tuin_garden_12345678.99'])('accepts the lead fee in %j', (value) => {
+      expect(validateEvent(withField(4, value)).ok).toBe(true);
+    });
+  });
+
+  describe('encoding and size', () => {
+    it('rejects a field with bytes that were not valid UTF-8 (decoded as U+FFFD)', () => {
+      expect(rejection(withField(4, '60_tuin\uFFFD_garden_1.00'))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining('UTF-8') });
+    });
+    it('rejects a NUL character', () => {
+      expect(rejection(withField(1, 'proposed\u0000'))).toMatchObject({ field: 'event_type', reason: expect.stringContaining('NUL') });
+    });
+    it('rejects an overlong field', () => {
+      expect(rejection(withField(4, 'x'.repeat(MAX_FIELD_LENGTH + 1)))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining(`max ${MAX_FIELD_LENGTH}`) });
+    });
+  });
+});
