@@ -14,11 +14,12 @@ mkdir -p test-artifacts
 passed=0
 failed=0
 
+# vitest's JSON report -> "passed failed"
 count_vitest() {
   node -e '
     const r = require(process.argv[1]);
     console.log(r.numPassedTests, r.numFailedTests);
-  ' "$PWD/test-artifacts/vitest.json"
+  ' "$1"
 }
 
 section() { printf '\n=== %s ===\n' "$1"; }
@@ -28,15 +29,29 @@ npm run lint
 npm run typecheck
 npm run build
 
-section "TypeScript: unit, integration and end-to-end tests"
 if [ -z "${INSTAPRO_TEST_DATABASE_URL:-}" ]; then
   echo "INSTAPRO_TEST_DATABASE_URL is not set: PostgreSQL-server tests are skipped (embedded database only)"
 fi
-vitest_status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json || vitest_status=$?
-read -r p f < <(count_vitest)
-passed=$((passed + p)); failed=$((failed + f))
-if [ "$vitest_status" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+# Runs one vitest project through its npm script, adding its counts to the totals.
+vitest_suite() {
+  local project=$1
+  shift
+  section "TypeScript: ${project} tests"
+  local report="test-artifacts/vitest-${project}.json" status=0 p=0 f=0
+  rm -f "$report"
+  "$@" -- --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+  if [ -f "$report" ]; then read -r p f < <(count_vitest "$PWD/$report"); fi
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+}
+vitest_suite unit npm run test:unit
+vitest_suite integration npm run test:integration
+vitest_suite e2e npm run test:e2e
+
+if [ -n "${INSTAPRO_TEST_DATABASE_URL:-}" ]; then
+  section "Warehouse smoke test on the PostgreSQL server"
+  if bash scripts/ci/warehouse-smoke.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
 
 for suite in airflow/scripts/run-tests.sh deploy/scripts/test-deploy.sh scripts/ci/check-workflow.sh; do
   [ -f "$suite" ] || continue

@@ -17,6 +17,7 @@ import { schemaNames } from '../pipeline/context.js';
 import { PipelineSession } from '../pipeline/session.js';
 import { runDataTests } from '../quality/run-data-tests.js';
 import type { DataTestReport } from '../quality/run-data-tests.js';
+import { checkReportTarget, describeReport, writeReport } from '../report/write-report.js';
 import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js';
 import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
 import { formatRows } from './format-rows.js';
@@ -142,11 +143,20 @@ async function testStep(session: PipelineSession, out: Output): Promise<DataTest
   return report;
 }
 
+async function reportStep(session: PipelineSession, out: Output, file: string): Promise<void> {
+  const result = await session.step('report', () => writeReport(session.ctx, file), () => ({}), (r) => ({ ...r }));
+  out.summary.report = result;
+  out.say(describeReport(result));
+}
+
 function buildProgram(): Command {
   const program = new Command('instapro')
     .description('ELT pipeline for the instapro event log: ingest → model → availability snapshot → data tests')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the commands are added: commander copies these settings into each command.
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `instapro: ${text}` : text) })
     .addHelpText(
       'after',
       `
@@ -169,17 +179,36 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
       .addOption(inputOption())
       .addOption(rejectOption())
       .addOption(fromOption())
-      .addOption(toOption()),
-  ).action(async (options: CommonOptions & { input?: string[]; from?: string; to?: string }) => {
+      .addOption(toOption())
+      .option('--report <file>', 'after the test step, write the HTML report (see `instapro report`) to this file, also when data tests fail'),
+  ).action(async (options: CommonOptions & { input?: string[]; from?: string; to?: string; report?: string }) => {
     const out = new Output(options);
-    await finish(out, () =>
-      withSession('run', options, out, async (session) => {
+    await finish(out, async () => {
+      // A report path that cannot be written fails before anything runs.
+      if (options.report) await checkReportTarget(options.report);
+      await withSession('run', options, out, async (session) => {
         await ingestStep(session, out);
         await modelStep(session, out);
         await snapshotStep(session, out, { from: options.from, to: options.to });
-        await testStep(session, out);
-      }),
-    );
+        let gateFailure: unknown;
+        try {
+          await testStep(session, out);
+        } catch (error) {
+          gateFailure = error;
+        }
+        // Written also when the gate fails, so the failing tests can be inspected in it; the
+        // gate's failure stays the run's outcome (exit 6) even if the report cannot be written.
+        if (options.report) {
+          try {
+            await reportStep(session, out, options.report);
+          } catch (error) {
+            if (gateFailure === undefined) throw error;
+            out.log(`the report was not written: ${(error as Error).message}`);
+          }
+        }
+        if (gateFailure !== undefined) throw gateFailure;
+      });
+    });
   });
 
   withCommonOptions(program.command('ingest').description('load event log files into the raw layer (validated, deduplicated, idempotent)').addOption(inputOption()).addOption(rejectOption())).action(
@@ -204,6 +233,16 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
   withCommonOptions(program.command('test').description('run the schema and data tests declared in sql/models/schema.yml')).action(async (options: CommonOptions) => {
     const out = new Output(options);
     await finish(out, () => withSession('test', options, out, async (session) => void (await testStep(session, out))));
+  });
+
+  withCommonOptions(
+    program
+      .command('report')
+      .description('write a self-contained HTML report: daily/weekly/monthly active professionals, latest ingest, table counts, data tests (run now, shown, not a gate)')
+      .requiredOption('-o, --out <file>', 'HTML file to write'),
+  ).action(async (options: CommonOptions & { out: string }) => {
+    const out = new Output(options);
+    await finish(out, () => withSession('report', options, out, (session) => reportStep(session, out, options.out)));
   });
 
   withCommonOptions(program.command('migrate').description('apply pending schema migrations')).action(async (options: CommonOptions) => {
@@ -304,8 +343,17 @@ async function finish(out: Output, body: () => Promise<void>, { printSummary = t
 
 async function main(): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `instapro: ${text}` : text) });
+  // `instapro | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  if (process.argv.length <= 2) {
+    // No command: show what there is, but do not pretend something ran.
+    process.stderr.write(program.helpInformation());
+    process.exitCode = EXIT_CODES.usage;
+    return;
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (error) {

@@ -169,6 +169,9 @@ export function redactedSettings(settings: Settings): Record<string, unknown> {
   return shown;
 }
 
+/** Masks passwords in PostgreSQL URLs, as `user:password@` and as a `password=` parameter. */
 export function redactUrl(value: string): string {
-  return value.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1********@');
+  return value
+    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1********@')
+    .replace(/(postgres(?:ql)?:\/\/\S*?[?&]password=)[^&\s]*/gi, '$1********');
 }

@@ -1,22 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import lockfile from 'proper-lockfile';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
-
-/**
- * PGlite can only be opened by one process at a time, so a lock file next to the data directory
- * serializes concurrent CLI runs (the server backend uses an advisory lock instead). The lock is
- * refreshed while held and considered stale when its owner was killed.
- */
-const LOCK_OPTIONS = { stale: 10_000, update: 2_000, retries: { retries: 600, minTimeout: 250, maxTimeout: 1_000 } };
+import { lockDataDir } from './data-dir-lock.js';
 
 /** COPY on PGlite reads a whole blob, so rows are sent in bounded batches to keep memory flat. */
 const COPY_BATCH_BYTES = 8 * 1024 * 1024;
 
-export async function openEmbedded(dataDir: string): Promise<Database> {
+/**
+ * Opens the embedded database. PGlite can only be opened by one process at a time, so a lock next
+ * to the data directory serializes concurrent CLI invocations (the server backend relies on an
+ * advisory lock instead).
+ */
+export async function openEmbedded(dataDir: string, onWait?: (message: string) => void): Promise<Database> {
   await mkdir(dataDir, { recursive: true });
-  const release = await lockfile.lock(dataDir, LOCK_OPTIONS);
+  const lock = await lockDataDir(dataDir, onWait);
+  const release = () => lock.release();
   let pg: PGlite;
   try {
     pg = await PGlite.create(dataDir, {

@@ -5,13 +5,14 @@ import { openEmbedded } from './embedded.js';
 import { openServer } from './server.js';
 
 export interface OpenOptions {
+  /** Told about waiting: connection retries, or another process holding the embedded database. */
   onRetry?: (message: string) => void;
 }
 
 /** Opens the configured backend: a server when a URL or host is set, else the embedded database. */
 export async function openDatabase(settings: Settings, options: OpenOptions = {}): Promise<Database> {
   const target = databaseTarget(settings);
-  if (target.kind === 'embedded') return openEmbedded(target.dataDir);
+  if (target.kind === 'embedded') return openEmbedded(target.dataDir, options.onRetry);
   return openServer(target, {
     retries: settings.connectRetries,
     initialDelayMs: settings.connectRetryDelayMs,

@@ -33,7 +33,9 @@ export interface RetryPolicy {
 
 export async function openServer(target: ServerTarget, retry: RetryPolicy): Promise<Database> {
   const where = `${target.host}:${target.port}/${target.database}`;
+  let attempts = 0;
   const connect = async (): Promise<pg.Client> => {
+    attempts += 1;
     const client = new pg.Client({
       connectionString: target.connectionString,
       connectionTimeoutMillis: 10_000,
@@ -64,7 +66,6 @@ export async function openServer(target: ServerTarget, retry: RetryPolicy): Prom
       },
     });
   } catch (error) {
-    const attempts = retry.retries + 1;
     throw new DatabaseUnavailableError(
       `cannot connect to PostgreSQL at ${where} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${(error as Error).message}`,
     );

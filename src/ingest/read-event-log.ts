@@ -49,7 +49,9 @@ export async function checkEventLogFile(file: string): Promise<{ bytes: number }
 /**
  * Streams the data lines of an event log (header skipped, blank lines ignored), never holding
  * the file in memory. Quoting is off on purpose: the format has no quoted fields, and a stray
- * quote must cost one quarantined line, not swallow the lines after it.
+ * quote must cost one quarantined line, not swallow the lines after it. Records end at LF or
+ * CRLF only, so every record is one physical line and line numbers are counted here (csv-parse's
+ * own count also counts a lone CR inside a line).
  */
 export async function* readEventLog(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<EventLogLine> {
   const input = createReadStream(file, { highWaterMark: 256 * 1024 });
@@ -61,15 +63,16 @@ export async function* readEventLog(file: string, onBytes?: (bytes: number) => v
       bom: true,
       record_delimiter: ['\r\n', '\n'],
       relax_column_count: true,
-      skip_empty_lines: true,
-      from_line: 2,
-      info: true,
+      skip_empty_lines: false,
       raw: true,
     }),
   );
   input.on('error', (error) => parser.destroy(error));
-  for await (const item of parser as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
-    // csv-parse's raw text can carry the line breaks of skipped blank lines around the record.
-    yield { line: item.info.lines, fields: item.record, raw: item.raw.replace(/^[\r\n]+|[\r\n]+$/g, '') };
+  let line = 0;
+  for await (const item of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+    line += 1;
+    if (line === 1) continue; // the header, checked by checkEventLogFile
+    if (item.record.length === 1 && item.record[0] === '') continue; // a blank line
+    yield { line, fields: item.record, raw: item.raw.replace(/\r?\n?$/, '') };
   }
 }

@@ -25,6 +25,8 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** stderr as it arrived: each chunk with the milliseconds since the start. */
+  stderrChunks: { atMs: number; text: string }[];
 }
 
 export interface CliOptions {
@@ -67,8 +69,12 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
+  const stderrChunks: { atMs: number; text: string }[] = [];
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err.push(chunk);
+    stderrChunks.push({ atMs: Date.now() - started, text: chunk.toString('utf8') });
+  });
   const output = () => ({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
 
   const done = new Promise<CliResult>((resolve, reject) => {
@@ -86,7 +92,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ code, signal, ...output(), durationMs: Date.now() - started });
+      resolve({ code, signal, ...output(), durationMs: Date.now() - started, stderrChunks });
     });
   });
   return { child, output, done };
@@ -148,4 +154,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** When (ms since the start) the first stderr chunk containing `pattern` arrived. */
+export function stderrArrival(result: CliResult, pattern: RegExp): number | undefined {
+  return result.stderrChunks.find((c) => pattern.test(c.text))?.atMs;
 }

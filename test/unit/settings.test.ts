@@ -68,6 +68,8 @@ describe('secrets', () => {
   it('masks the password of a URL', () => {
     expect(redactUrl('failed postgresql://user:hunter2@host:5432/db now')).toBe('failed postgresql://user:********@host:5432/db now');
     expect(redactUrl('postgres://user@host/db')).toBe('postgres://user@host/db');
+    expect(redactUrl('postgresql://u@h/db?sslmode=require&password=hunter2&x=1')).toBe('postgresql://u@h/db?sslmode=require&password=********&x=1');
+    expect(redactUrl('postgresql://u@h/db?password=hunter2')).toBe('postgresql://u@h/db?password=********');
   });
 
   it('never shows the password in printed settings or target descriptions', () => {

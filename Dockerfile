@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# The instapro pipeline image: the `instapro` CLI and the SQL it runs, nothing else. Airflow starts
+# one pod per pipeline step from it (KubernetesPodOperator); deploy/README.md describes the rest.
+#
+#   docker build -t instapro:dev .
+#   docker run --rm instapro:dev config --env-vars
+#
+# deploy/docker/verify-image-steps.sh replays these steps without a Docker engine; keep both in step.
+
+ARG NODE_IMAGE=node:20-slim
+
+# ---- build: compile TypeScript to dist/ ---------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# Dependencies first, so a source change does not reinstall them. --ignore-scripts skips the
+# "prepare" script (tsc), which cannot run before the sources are copied; the build runs below.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies, compiled code and SQL -------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; --ignore-scripts again because "prepare" needs the dev compiler.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The CLI finds its SQL relative to dist/ (src/db/sql-files.ts), so sql/ sits next to it.
+COPY sql ./sql
+# A small event log, so a fresh cluster can run the pipeline end to end without other data.
+COPY data/sample ./data/sample
+
+# The "node" user of the base image, by number: Kubernetes can then verify runAsNonRoot.
+USER 1000:1000
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["--help"]

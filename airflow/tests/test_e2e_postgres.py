@@ -1,0 +1,132 @@
+"""End to end: `airflow dags test instapro_daily <date>` in local mode runs the real instapro CLI
+against a real PostgreSQL server, and the snapshot it stores matches an independent reference.
+
+Needs INSTAPRO_TEST_DATABASE_URL (a server the test may create and drop schemas in), the built
+CLI (dist/cli/main.js) and an event log; without them the test is skipped with the reason, or
+fails instead when INSTAPRO_AIRFLOW_REQUIRE_E2E=1 (for CI, where all of them must exist).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pendulum
+import pytest
+from availability_reference import compute_snapshot, read_availability_events
+from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow
+
+pytestmark = pytest.mark.e2e
+
+CLI_SCRIPT = REPO_ROOT / "dist" / "cli" / "main.js"
+# The committed sample first (small, fast); else the full event log shared beside the repository.
+INPUT_CANDIDATES = (
+    REPO_ROOT / "data" / "sample" / "event_log.csv",
+    REPO_ROOT.parent / "shared" / "data" / "event_log.csv",
+)
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("INSTAPRO_AIRFLOW_REQUIRE_E2E") == "1":
+        pytest.fail(f"INSTAPRO_AIRFLOW_REQUIRE_E2E=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("INSTAPRO_TEST_DATABASE_URL", "").strip()
+    if not url:
+        unavailable("INSTAPRO_TEST_DATABASE_URL is not set: no PostgreSQL server to run the pipeline against")
+    return url
+
+
+@pytest.fixture(scope="session")
+def built_cli() -> Path:
+    if not CLI_SCRIPT.is_file():
+        unavailable(f"{CLI_SCRIPT} is missing: build the CLI with `npm ci && npm run build`")
+    if shutil.which("node") is None:
+        unavailable("node is not on PATH: the local mode runs `node dist/cli/main.js`")
+    return CLI_SCRIPT
+
+
+@pytest.fixture(scope="session")
+def event_log() -> Path:
+    for candidate in INPUT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    unavailable("no event log found at " + " or ".join(str(c) for c in INPUT_CANDIDATES))
+
+
+@pytest.fixture()
+def isolated_schemas(database_url: str):
+    """Unique schema names for this run, dropped afterwards whatever happened."""
+    import psycopg
+    from psycopg import sql
+
+    base = f"instapro_airflow_e2e_{uuid.uuid4().hex[:10]}"
+    names = {
+        "INSTAPRO_SCHEMA": base,
+        "INSTAPRO_RAW_SCHEMA": f"{base}_raw",
+        "INSTAPRO_STAGING_SCHEMA": f"{base}_staging",
+    }
+    yield names
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for schema in names.values():
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def busiest_day(events) -> date:
+    """The day with the most availability changes (latest on a tie): the most telling one to check."""
+    per_day = Counter(event.created_at.date() for event in events)
+    return max(per_day, key=lambda day: (per_day[day], day))
+
+
+def test_daily_dag_stores_the_correct_snapshot_for_its_interval(
+    # Prerequisites first: a skipped test should not wait for `airflow db migrate`.
+    database_url, built_cli, event_log, airflow_home, no_retry_pipelines_config, isolated_schemas
+):
+    import psycopg
+    from airflow.timetables.interval import CronDataIntervalTimetable
+    from psycopg import sql
+
+    events = read_availability_events(event_log)
+    day = busiest_day(events)
+    # `dags test` runs the interval that ends at the logical date, so day D needs D + 1.
+    logical_date = pendulum.datetime(day.year, day.month, day.day, tz="UTC").add(days=1)
+    interval = CronDataIntervalTimetable("0 0 * * *", "UTC").infer_manual_data_interval(run_after=logical_date)
+    first_day, last_day = interval.start.date(), interval.end.date() - timedelta(days=1)
+    assert (first_day, last_day) == (day, day)
+
+    environment = airflow_environment(
+        airflow_home,
+        {
+            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+            "INSTAPRO_DATABASE_URL": database_url,
+            "INSTAPRO_INPUT": str(event_log),
+            **isolated_schemas,
+        },
+    )
+    completed = run_airflow(["dags", "test", "instapro_daily", logical_date.to_date_string()], environment)
+    assert completed.returncode == 0, f"airflow dags test failed:\n{output_tail(completed, 150)}"
+    output = completed.stdout + completed.stderr
+    assert f"main.js snapshot --from {first_day} --to {last_day}" in output
+    # The CLI's own output is part of the task log.
+    assert "[cli stdout]" in output or "[cli stderr]" in output
+
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            sql.SQL(
+                "SELECT date, active_professionals_count, able_at_any_moment_count "
+                "FROM {}.availability_snapshot ORDER BY date"
+            ).format(sql.Identifier(isolated_schemas["INSTAPRO_SCHEMA"]))
+        ).fetchall()
+
+    expected = compute_snapshot(events, first_day, last_day)
+    assert [(row.date, row.active_professionals_count, row.able_at_any_moment_count) for row in expected] == rows
+    # A check with no professionals in it would prove little.
+    assert expected[0].able_at_any_moment_count > 0

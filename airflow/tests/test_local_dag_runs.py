@@ -1,0 +1,94 @@
+"""Whole DAG runs in local mode with `airflow dags test`, against a stand-in CLI.
+
+These need no database: the stand-in records what Airflow asked it to run. They check the
+wiring a real run depends on: step order, the rendered interval, the inherited environment,
+CLI output in the task log, and a failing step failing the run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow
+
+pytestmark = pytest.mark.e2e
+
+STAND_IN_CLI = """
+import json, os, sys
+arguments = sys.argv[1:]
+with open(os.environ["STAND_IN_CLI_RECORD"], "a") as record:
+    record.write(json.dumps({"arguments": arguments, "cwd": os.getcwd(),
+                             "schema": os.environ.get("INSTAPRO_SCHEMA")}) + "\\n")
+print("stand-in CLI ran", " ".join(arguments))
+if arguments[:1] == [os.environ.get("STAND_IN_CLI_FAIL_ON")]:
+    print("stand-in CLI: data quality check failed", file=sys.stderr)
+    sys.exit(4)
+"""
+
+
+@pytest.fixture()
+def stand_in_cli(tmp_path: Path) -> tuple[str, Path]:
+    script = tmp_path / "stand_in_cli.py"
+    script.write_text(STAND_IN_CLI)
+    return shlex.join([sys.executable, str(script)]), tmp_path / "calls.jsonl"
+
+
+def recorded_calls(record: Path) -> list[dict]:
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+def test_weekly_run_executes_the_steps_in_order_for_its_week(
+    airflow_home, no_retry_pipelines_config, stand_in_cli
+):
+    command, record = stand_in_cli
+    environment = airflow_environment(
+        airflow_home,
+        {
+            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+            "INSTAPRO_CLI": command,
+            "INSTAPRO_SCHEMA": "set_on_the_worker",
+            "STAND_IN_CLI_RECORD": str(record),
+        },
+    )
+    # Logical date Sunday 2020-03-08: the run covers the week [2020-03-01, 2020-03-08).
+    completed = run_airflow(["dags", "test", "instapro_weekly", "2020-03-08"], environment)
+    assert completed.returncode == 0, output_tail(completed)
+
+    calls = recorded_calls(record)
+    assert [call["arguments"] for call in calls] == [
+        ["ingest"],
+        ["model"],
+        ["snapshot", "--from", "2020-03-01", "--to", "2020-03-07"],
+        ["test"],
+    ]
+    assert {call["schema"] for call in calls} == {"set_on_the_worker"}
+    assert {call["cwd"] for call in calls} == {str(REPO_ROOT)}
+    output = completed.stdout + completed.stderr
+    assert "[cli stdout] stand-in CLI ran snapshot --from 2020-03-01 --to 2020-03-07" in output
+
+
+def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retry_pipelines_config, stand_in_cli):
+    command, record = stand_in_cli
+    environment = airflow_environment(
+        airflow_home,
+        {
+            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+            "INSTAPRO_CLI": command,
+            "STAND_IN_CLI_RECORD": str(record),
+            "STAND_IN_CLI_FAIL_ON": "model",
+        },
+    )
+    completed = run_airflow(["dags", "test", "instapro_monthly", "2020-03-01"], environment)
+    assert completed.returncode != 0, output_tail(completed)
+    assert [call["arguments"] for call in recorded_calls(record)] == [["ingest"], ["model"]]
+    output = completed.stdout + completed.stderr
+    assert "[cli stderr] stand-in CLI: data quality check failed" in output
+    assert "exited with code 4" in output

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Removes what test runs may leave behind: test schemas on the test server, a kind cluster
+# named instapro, temporary files. Safe to run any time; CI runs it always, even after failures.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ -n "${INSTAPRO_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null 2>&1; then
+  # Test files create schemas t_<hex>[_raw|_staging]; the smoke run *_smoke_<pid>; the bench bench_*.
+  psql "$INSTAPRO_TEST_DATABASE_URL" -qAt -c "
+    DO \$\$ DECLARE s text; BEGIN
+      FOR s IN SELECT nspname FROM pg_namespace
+               WHERE nspname ~ '^t_[0-9a-f]{10}(_raw|_staging)?$' OR nspname ~ '_smoke_[0-9]+$' OR nspname ~ '^bench_'
+      LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;
+    END \$\$;" || echo "cleanup: could not drop test schemas" >&2
+fi
+if command -v kind >/dev/null 2>&1 && kind get clusters 2>/dev/null | grep -qx instapro; then
+  kind delete cluster --name instapro || true
+fi
+rm -rf /tmp/instapro-test-* /tmp/instapro-logs-* 2>/dev/null || true
+echo "cleanup: done"
