@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 if [ -n "${INSTAPRO_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null 2>&1; then
   # Test files create schemas t_<hex>[_raw|_staging]; the smoke run *_smoke_<pid>; the bench bench_*.
-  psql "$INSTAPRO_TEST_DATABASE_URL" -qAt -c "
+  PGOPTIONS="-c client_min_messages=warning" psql "$INSTAPRO_TEST_DATABASE_URL" -qAt -c "
     DO \$\$ DECLARE s text; BEGIN
       FOR s IN SELECT nspname FROM pg_namespace
                WHERE nspname ~ '^t_[0-9a-f]{10}(_raw|_staging)?$' OR nspname ~ '_smoke_[0-9]+$' OR nspname ~ '^bench_'
