@@ -3,6 +3,7 @@ import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 import { csvField } from './copy-csv.js';
+import { EVENT_LOG_DELIMITER } from './event-log-format.js';
 import { checkEventLogFile, readEventLog } from './read-event-log.js';
 import { validateEvent } from './validate-event.js';
 
@@ -137,7 +138,7 @@ async function* encodeIncoming(
     } else {
       counter.invalid += 1;
       const { field, reason } = validation.rejection;
-      chunk += `${line.line},,,,,,${csvField(quarantinable(line.raw))},${csvField(field)},${csvField(reason)}\n`;
+      chunk += `${line.line},,,,,,${csvField(quarantinable(line.fields.join(EVENT_LOG_DELIMITER)))},${csvField(field)},${csvField(reason)}\n`;
     }
     if (chunk.length >= COPY_CHUNK_CHARS) {
       ctx.progress.update(counter.rowsRead, counter.bytes);

@@ -7,8 +7,8 @@ import { InputFileError } from '../util/errors.js';
 export interface EventLogLine {
   /** 1-based physical line number in the file (the header is line 1). */
   line: number;
+  /** Without quoting, the line's text is exactly its fields joined by the delimiter. */
   fields: string[];
-  raw: string;
 }
 
 const HEADER_PROBE_BYTES = 64 * 1024;
@@ -64,15 +64,14 @@ export async function* readEventLog(file: string, onBytes?: (bytes: number) => v
       record_delimiter: ['\r\n', '\n'],
       relax_column_count: true,
       skip_empty_lines: false,
-      raw: true,
     }),
   );
   input.on('error', (error) => parser.destroy(error));
   let line = 0;
-  for await (const item of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+  for await (const fields of parser as AsyncIterable<string[]>) {
     line += 1;
     if (line === 1) continue; // the header, checked by checkEventLogFile
-    if (item.record.length === 1 && item.record[0] === '') continue; // a blank line
-    yield { line, fields: item.record, raw: item.raw.replace(/\r?\n?$/, '') };
+    if (fields.length === 1 && fields[0] === '') continue; // a blank line
+    yield { line, fields };
   }
 }
