@@ -1,0 +1,184 @@
+/** Bench results, the targets they are judged against, and their text rendering. */
+
+export type Backend = 'server' | 'embedded';
+export const STEPS = ['ingest', 'model', 'snapshot', 'test'] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface CopyBaseline {
+  /** psql's wall time for `\copy ... FROM file` into a plain table with the log's columns. */
+  seconds: number;
+  rowsPerSecond: number;
+}
+
+export interface PipelineMeasurement {
+  status: 'succeeded' | 'failed';
+  error?: string;
+  /** Wall time of `instapro run` as a subprocess: start-up, connect, migrate and the four steps. */
+  e2eSeconds: number;
+  /** Step durations from <raw>.pipeline_step_log, in seconds. */
+  steps: Partial<Record<Step, number>>;
+  ingestRowsPerSecond: number | null;
+  peakRssMb: number | null;
+  rssSource: string;
+  cpuSeconds: number | null;
+  /** Database size after the run: the run's schemas on the server, the data directory when embedded. */
+  databaseMb: number | null;
+}
+
+export interface RunResult {
+  backend: Backend;
+  events: number;
+  /** 1-minute load average before and after the run: above the CPU count, other work competed for the machine. */
+  loadAverage: { before: number; after: number };
+  fileMb: number;
+  generate: { seconds: number; eventsPerSecond: number; peakRssMb: number | null };
+  copy: CopyBaseline | { error: string } | null;
+  pipeline: PipelineMeasurement;
+  /** Embedded only: `instapro migrate` on the new, empty data directory (PGlite's initdb), run before the pipeline. */
+  embeddedInit?: { seconds: number; peakRssMb: number | null };
+  /** Ingest rows/s divided by \copy rows/s, same file, same run. */
+  ingestToCopyRatio: number | null;
+}
+
+export type TargetStatus = 'PASS' | 'MISS' | 'N/A';
+
+export interface TargetResult {
+  name: string;
+  target: string;
+  measured: string;
+  status: TargetStatus;
+}
+
+export const TARGETS = {
+  ingestToCopyRatio: 0.5,
+  e2eEvents: 10_000_000,
+  e2eSeconds: 120,
+  peakRssMb: 300,
+  /** Snapshot time may grow as events^exponent; 1 is linear, the rest is allowance for timing noise. */
+  snapshotMaxExponent: 1.1,
+} as const;
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtSec = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const fmtMb = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : n.toFixed(0));
+const label = (r: RunResult): string => `${r.backend} ${fmtInt(r.events)}`;
+
+function isCopy(c: RunResult['copy']): c is CopyBaseline {
+  return c !== null && 'seconds' in c;
+}
+
+export function evaluateTargets(runs: readonly RunResult[]): TargetResult[] {
+  const server = runs.filter((r) => r.backend === 'server' && r.pipeline.status === 'succeeded');
+  const succeeded = runs.filter((r) => r.pipeline.status === 'succeeded');
+  const results: TargetResult[] = [];
+
+  const ratios = server.filter((r) => r.ingestToCopyRatio !== null);
+  results.push({
+    name: 'ingest throughput vs psql \\copy',
+    target: `>= ${TARGETS.ingestToCopyRatio}x \\copy rows/s (server)`,
+    measured: ratios.length > 0 ? ratios.map((r) => `${(r.ingestToCopyRatio as number).toFixed(2)}x at ${fmtInt(r.events)}`).join(', ') : 'not measured',
+    status: ratios.length === 0 ? 'N/A' : ratios.every((r) => (r.ingestToCopyRatio as number) >= TARGETS.ingestToCopyRatio) ? 'PASS' : 'MISS',
+  });
+
+  const big = server.filter((r) => r.events >= TARGETS.e2eEvents).sort((a, b) => a.events - b.events)[0];
+  const largest = [...server].sort((a, b) => b.events - a.events)[0];
+  if (big) {
+    results.push({
+      name: `end to end, ${fmtInt(TARGETS.e2eEvents)} events`,
+      target: `<= ${TARGETS.e2eSeconds} s (server)`,
+      measured: `${fmtSec(big.pipeline.e2eSeconds)} s at ${fmtInt(big.events)}`,
+      status: big.pipeline.e2eSeconds <= TARGETS.e2eSeconds ? 'PASS' : 'MISS',
+    });
+  } else {
+    const projected = largest ? (largest.pipeline.e2eSeconds / largest.events) * TARGETS.e2eEvents : undefined;
+    results.push({
+      name: `end to end, ${fmtInt(TARGETS.e2eEvents)} events`,
+      target: `<= ${TARGETS.e2eSeconds} s (server)`,
+      measured: largest ? `not run; ${fmtSec(projected)} s projected linearly from ${fmtInt(largest.events)}` : 'not run',
+      status: 'N/A',
+    });
+  }
+
+  const withRss = succeeded.filter((r) => r.pipeline.peakRssMb !== null);
+  const init = runs.find((r) => r.embeddedInit?.peakRssMb);
+  results.push({
+    name: 'CLI peak RSS',
+    target: `< ${TARGETS.peakRssMb} MB at every size, both backends`,
+    measured:
+      withRss.length > 0
+        ? withRss.map((r) => `${fmtMb(r.pipeline.peakRssMb)} MB ${label(r)}`).join(', ') +
+          (init ? ` (not counted: creating the embedded database, once per data directory, ${fmtMb(init.embeddedInit?.peakRssMb)} MB)` : '')
+        : 'not measured',
+    status: withRss.length === 0 ? 'N/A' : withRss.every((r) => (r.pipeline.peakRssMb as number) < TARGETS.peakRssMb) ? 'PASS' : 'MISS',
+  });
+
+  const snap = server.filter((r) => r.pipeline.steps.snapshot !== undefined).sort((a, b) => a.events - b.events);
+  const first = snap[0];
+  const last = snap[snap.length - 1];
+  if (first && last && last.events > first.events) {
+    const eventsRatio = last.events / first.events;
+    const timeRatio = (last.pipeline.steps.snapshot as number) / Math.max(first.pipeline.steps.snapshot as number, 0.001);
+    const exponent = Math.log(timeRatio) / Math.log(eventsRatio);
+    results.push({
+      name: 'snapshot time growth',
+      target: `no worse than linear: time ratio <= events ratio (exponent <= ${TARGETS.snapshotMaxExponent})`,
+      measured: `${fmtSec(first.pipeline.steps.snapshot)} s -> ${fmtSec(last.pipeline.steps.snapshot)} s: x${timeRatio.toFixed(2)} for x${eventsRatio.toFixed(1)} events (exponent ${exponent.toFixed(2)})`,
+      status: exponent <= TARGETS.snapshotMaxExponent ? 'PASS' : 'MISS',
+    });
+  } else {
+    results.push({ name: 'snapshot time growth', target: 'no worse than linear', measured: 'needs two server sizes', status: 'N/A' });
+  }
+  return results;
+}
+
+/** Snapshot time ratio between the smallest and largest server run, for the JSON. */
+export function snapshotScaling(runs: readonly RunResult[]): { fromEvents: number; toEvents: number; eventsRatio: number; timeRatio: number; exponent: number } | null {
+  const snap = runs.filter((r) => r.backend === 'server' && r.pipeline.steps.snapshot !== undefined).sort((a, b) => a.events - b.events);
+  const first = snap[0];
+  const last = snap[snap.length - 1];
+  if (!first || !last || last.events <= first.events) return null;
+  const eventsRatio = last.events / first.events;
+  const timeRatio = (last.pipeline.steps.snapshot as number) / Math.max(first.pipeline.steps.snapshot as number, 0.001);
+  return { fromEvents: first.events, toEvents: last.events, eventsRatio, timeRatio, exponent: Math.log(timeRatio) / Math.log(eventsRatio) };
+}
+
+function table(header: string[], rows: string[][], rightAligned: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function renderRuns(runs: readonly RunResult[]): string {
+  const header = ['backend', 'events', 'file MB', 'gen s', '\\copy s', '\\copy rows/s', 'ingest s', 'ingest rows/s', 'ratio', 'model s', 'snapshot s', 'test s', 'e2e s', 'peak RSS MB', 'db MB', 'load', 'status'];
+  const rows = runs.map((r) => {
+    const p = r.pipeline;
+    return [
+      r.backend,
+      fmtInt(r.events),
+      r.fileMb.toFixed(0),
+      fmtSec(r.generate.seconds),
+      isCopy(r.copy) ? fmtSec(r.copy.seconds) : '-',
+      isCopy(r.copy) ? fmtInt(r.copy.rowsPerSecond) : '-',
+      fmtSec(p.steps.ingest),
+      p.ingestRowsPerSecond === null ? '-' : fmtInt(p.ingestRowsPerSecond),
+      r.ingestToCopyRatio === null ? '-' : `${r.ingestToCopyRatio.toFixed(2)}x`,
+      fmtSec(p.steps.model),
+      fmtSec(p.steps.snapshot),
+      fmtSec(p.steps.test),
+      fmtSec(p.e2eSeconds),
+      fmtMb(p.peakRssMb),
+      fmtMb(p.databaseMb),
+      `${r.loadAverage.before.toFixed(1)}/${r.loadAverage.after.toFixed(1)}`,
+      p.status === 'succeeded' ? 'ok' : 'FAILED',
+    ];
+  });
+  return table(header, rows, header.map((_, i) => i > 0 && i < header.length - 1));
+}
+
+export function renderTargets(targets: readonly TargetResult[]): string {
+  return table(
+    ['', 'target', 'measured'],
+    targets.map((t) => [t.status, `${t.name}: ${t.target}`, t.measured]),
+    [false, false, false],
+  );
+}
