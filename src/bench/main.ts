@@ -365,6 +365,12 @@ class Bench {
   }
 }
 
+/** Relative to the working directory when inside it, absolute otherwise. */
+function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
 async function packageVersion(name: string): Promise<string | null> {
   try {
     const pkg = JSON.parse(await readFile(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
@@ -452,7 +458,7 @@ async function main(): Promise<number> {
       '',
       renderTargets(targets),
       '',
-      `results: ${path.relative(process.cwd(), stamped) || stamped} (and latest.json); targets missed do not fail the bench`,
+      `results: ${shownPath(stamped)} (and latest.json); targets missed do not fail the bench`,
       '',
     ].join('\n'),
   );

@@ -182,8 +182,9 @@ function planProfessional(
       if (offset >= ableTime) offset = ableTime * random.next();
     } else offset = (ableTime * (1 - Math.sqrt(1 - 2 * d * (1 - d / 2) * random.next()))) / d;
     let window = 0;
-    while (window < ableWindows.length - 1 && offset >= (ableWindows[window] as [number, number])[1] - (ableWindows[window] as [number, number])[0]) {
-      offset -= (ableWindows[window] as [number, number])[1] - (ableWindows[window] as [number, number])[0];
+    const length = (w: number): number => (ableWindows[w] as [number, number])[1] - (ableWindows[w] as [number, number])[0];
+    while (window < ableWindows.length - 1 && offset >= length(window)) {
+      offset -= length(window);
       window += 1;
     }
     const [from, to] = ableWindows[window] as [number, number];
