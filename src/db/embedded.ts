@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { describeTarget } from '../config/settings.js';
 
 /** COPY on PGlite reads a whole blob, so rows are sent in bounded batches to keep memory flat. */
 const COPY_BATCH_BYTES = 8 * 1024 * 1024;
@@ -38,7 +39,7 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
 
   return {
     kind: 'embedded',
-    description: `embedded PostgreSQL (PGlite) at ${dataDir}`,
+    description: describeTarget({ kind: 'embedded', dataDir }),
     async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<QueryResult<T>> {
       const result = await pg.query<T>(sql, params);
       return { rows: result.rows, fields: result.fields.map((f) => f.name) };

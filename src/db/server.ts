@@ -6,6 +6,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
 import { DatabaseUnavailableError } from '../util/errors.js';
+import { describeTarget } from '../config/settings.js';
 
 const PARSERS: Record<number, (value: string) => unknown> = {
   [TEXT_TYPE_OIDS.int8]: parseInt8,
@@ -75,7 +76,7 @@ export async function openServer(target: ServerTarget, retry: RetryPolicy): Prom
 
   return {
     kind: 'server',
-    description: `PostgreSQL server ${where}`,
+    description: describeTarget({ kind: 'server', ...target }),
     async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<QueryResult<T>> {
       const result = await client.query<T>(sql, params);
       return { rows: result.rows, fields: result.fields.map((f) => f.name) };
