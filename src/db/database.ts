@@ -18,9 +18,10 @@ export interface Database {
   exec(sql: string): Promise<void>;
   /**
    * Streams CSV text into `COPY <target> FROM STDIN WITH (FORMAT csv)`. `copySql` is the
-   * statement up to but excluding `FROM`, e.g. `COPY t (a, b)`.
+   * statement up to but excluding `FROM`, e.g. `COPY t (a, b)`. Resolves to the rows copied.
+   * An error thrown by `csv` aborts the COPY (nothing of it stays) and rejects with that error.
    */
-  copyCsv(copySql: string, csv: AsyncIterable<string>): Promise<void>;
+  copyCsv(copySql: string, csv: AsyncIterable<string> | Iterable<string>): Promise<number>;
   close(): Promise<void>;
 }
 

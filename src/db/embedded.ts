@@ -33,8 +33,9 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
     throw error;
   }
 
-  const copyBatch = async (copySql: string, text: string): Promise<void> => {
-    await pg.query(`${copySql} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([text]) });
+  const copyBatch = async (copySql: string, text: string): Promise<number> => {
+    const result = await pg.query(`${copySql} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([text]) });
+    return result.affectedRows ?? 0;
   };
 
   return {
@@ -47,19 +48,21 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
     async exec(sql: string): Promise<void> {
       await pg.exec(sql);
     },
-    async copyCsv(copySql: string, csv: AsyncIterable<string>): Promise<void> {
+    async copyCsv(copySql: string, csv: AsyncIterable<string> | Iterable<string>): Promise<number> {
       let batch: string[] = [];
       let size = 0;
+      let copied = 0;
       for await (const chunk of csv) {
         batch.push(chunk);
         size += chunk.length;
         if (size >= COPY_BATCH_BYTES) {
-          await copyBatch(copySql, batch.join(''));
+          copied += await copyBatch(copySql, batch.join(''));
           batch = [];
           size = 0;
         }
       }
-      if (size > 0) await copyBatch(copySql, batch.join(''));
+      if (size > 0) copied += await copyBatch(copySql, batch.join(''));
+      return copied;
     },
     async close(): Promise<void> {
       try {

@@ -84,9 +84,10 @@ export async function openServer(target: ServerTarget, retry: RetryPolicy): Prom
     async exec(sql: string): Promise<void> {
       await client.query(sql);
     },
-    async copyCsv(copySql: string, csv: AsyncIterable<string>): Promise<void> {
+    async copyCsv(copySql: string, csv: AsyncIterable<string> | Iterable<string>): Promise<number> {
       const sink = client.query(pgCopyStreams.from(`${copySql} FROM STDIN WITH (FORMAT csv)`));
       await pipeline(Readable.from(csv), sink);
+      return sink.rowCount;
     },
     async close(): Promise<void> {
       await client.end();

@@ -4,8 +4,9 @@ import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 import { csvField } from './copy-csv.js';
 import { EVENT_LOG_DELIMITER } from './event-log-format.js';
-import { checkEventLogFile, readEventLog } from './read-event-log.js';
-import { validateEvent } from './validate-event.js';
+import { MAX_LINE_CHARS, checkEventLogFile, isBlankLine, readEventLog } from './read-event-log.js';
+import type { Rejection } from './validate-event.js';
+import { findRejection } from './validate-event.js';
 
 export interface RejectSample {
   line: number;
@@ -45,8 +46,8 @@ const INCOMING_COLUMNS = 'COPY incoming (line, event_id, event_type, professiona
 /**
  * Loads event log files into the raw layer. Every file is checked first (exists, not empty,
  * right header), so a whole-file error loads nothing. Each file is then one transaction: stream,
- * validate, COPY into a temporary table, classify set-based, and append its new events only if
- * its rejected share is within --max-reject-ratio (its quarantine rows are kept either way).
+ * validate and COPY (see ingestFile), and append its new events only if its rejected share is
+ * within --max-reject-ratio (its quarantine rows are kept either way).
  */
 export async function ingest(ctx: PipelineContext, files: readonly string[]): Promise<IngestResult> {
   if (files.length === 0) throw new ConfigurationError('no input: pass --input FILE or set INSTAPRO_INPUT');
@@ -74,84 +75,218 @@ export async function ingest(ctx: PipelineContext, files: readonly string[]): Pr
   return result;
 }
 
+/** How the lines of one file are split between COPY text and, in a direct load, the side buffer. */
+interface LineCounter {
+  rowsRead: number;
+  invalid: number;
+  bytes: number;
+}
+
+/**
+ * Rejected lines held in memory while a direct load streams the valid ones into raw.event. Past
+ * this many characters the direct load gives way to the classifying load, which streams rejected
+ * lines to the database as it goes: memory stays bounded however broken the file is.
+ */
+const DIRECT_LOAD_REJECT_BUFFER_CHARS = 4 * 1024 * 1024;
+
+class DirectLoadAbandoned extends Error {}
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+}
+
+/**
+ * One file, in one transaction. Most files hold only new events, so the fast way is tried first:
+ * a direct load COPYs the valid lines straight into raw.event, whose primary key then proves that
+ * no event_id repeats, within the file or against earlier loads. If it finds one (or too many
+ * rejected lines to hold in memory), the direct load is rolled back to its savepoint and the file
+ * is read again by the classifying load, which sorts every line into new, duplicate or conflict.
+ */
 async function ingestFile(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {
+  const { db } = ctx;
+  return inTransaction(db, async () => {
+    await db.query(`SELECT set_config('instapro.run_id', $1, true), set_config('instapro.source_file', $2, true)`, [String(ctx.runId), file]);
+    const direct = await directLoad(ctx, file, bytes);
+    return direct ?? (await classifyingLoad(ctx, file, bytes));
+  });
+}
+
+async function directLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult | null> {
+  const { db, schemas } = ctx;
+  const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
+  const fileValue = csvField(file);
+  const runIdValue = String(ctx.runId);
+  let rejectedRows = '';
+
+  await db.exec('SAVEPOINT direct_load');
+  const deferredPrimaryKey = await dropPrimaryKeyIfEmpty(ctx);
+  ctx.progress.start(`ingest ${file}`, bytes);
+  let loaded: number;
+  try {
+    loaded = await db.copyCsv(
+      `COPY ${quoteIdentifier(schemas.raw)}.event (event_id, event_type, professional_id, created_at, meta_data, source_line, source_file, run_id)`,
+      encodeLines(ctx, file, counter, (line, fields, rejection) => {
+        if (rejection === null) return `${encodeEvent(fields)},${line},${fileValue},${runIdValue}\n`;
+        rejectedRows += encodeRejected(line, fields, rejection);
+        if (rejectedRows.length > DIRECT_LOAD_REJECT_BUFFER_CHARS) throw new DirectLoadAbandoned('too many rejected lines to hold');
+        return '';
+      }),
+    );
+    if (deferredPrimaryKey) await db.exec(deferredPrimaryKey);
+  } catch (error) {
+    if (!(error instanceof DirectLoadAbandoned) && !isUniqueViolation(error)) throw error;
+    await db.exec('ROLLBACK TO SAVEPOINT direct_load');
+    return null;
+  } finally {
+    ctx.progress.stop();
+  }
+
+  const rejectRatio = counter.rowsRead === 0 ? 0 : counter.invalid / counter.rowsRead;
+  const withinRatio = rejectRatio <= ctx.settings.maxRejectRatio;
+  await db.exec(withinRatio ? 'RELEASE SAVEPOINT direct_load' : 'ROLLBACK TO SAVEPOINT direct_load');
+  if (rejectedRows !== '') {
+    const [createIncoming, classify] = await Promise.all([readSql('ingest/01_create_incoming.sql', schemas), readSql('ingest/02_classify_incoming.sql', schemas)]);
+    await db.exec(createIncoming);
+    await db.copyCsv(INCOMING_COLUMNS, [rejectedRows]);
+    await db.exec(classify); // only rejected lines: this writes them to the quarantine
+  }
+  return fileResult(ctx, file, counter, {
+    status: withinRatio ? 'loaded' : 'rejected',
+    loaded: withinRatio ? loaded : 0,
+    rejected: counter.invalid,
+    duplicates: 0,
+    rejectRatio,
+  });
+}
+
+/**
+ * Into an empty raw.event (the first load, typically the largest) the primary key is dropped for
+ * the COPY and built afterwards: one sort instead of an index insertion per row, several times
+ * cheaper. Returns the statement that restores it, which fails like the COPY would have if an
+ * event_id repeats. The dropped key holds an exclusive lock on raw.event until commit; the
+ * table is empty, so no reader waits for anything.
+ */
+async function dropPrimaryKeyIfEmpty(ctx: PipelineContext): Promise<string | null> {
+  const table = `${quoteIdentifier(ctx.schemas.raw)}.event`;
+  const { rows } = await ctx.db.query<{ name: string; def: string; empty: boolean }>(
+    `SELECT quote_ident(c.conname) AS name, pg_get_constraintdef(c.oid) AS def, NOT EXISTS (SELECT FROM ${table}) AS empty
+     FROM pg_constraint AS c WHERE c.conrelid = $1::regclass AND c.contype = 'p'`,
+    [table],
+  );
+  const key = rows[0];
+  if (!key?.empty) return null;
+  await ctx.db.exec(`ALTER TABLE ${table} DROP CONSTRAINT ${key.name}`);
+  return `ALTER TABLE ${table} ADD CONSTRAINT ${key.name} ${key.def}`;
+}
+
+async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {
   const { db, schemas } = ctx;
   const [createIncoming, classify, loadNew] = await Promise.all([
     readSql('ingest/01_create_incoming.sql', schemas),
     readSql('ingest/02_classify_incoming.sql', schemas),
     readSql('ingest/03_load_new_events.sql', schemas),
   ]);
-  const counter = { rowsRead: 0, invalid: 0, bytes: 0 };
+  const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
 
-  ctx.progress.start(`ingest ${file}`, bytes);
+  ctx.progress.start(`ingest ${file} (repeated event ids: classifying)`, bytes);
   try {
-    return await inTransaction(db, async () => {
-      await db.query(`SELECT set_config('instapro.run_id', $1, true), set_config('instapro.source_file', $2, true)`, [String(ctx.runId), file]);
-      await db.exec(createIncoming);
-      await db.copyCsv(INCOMING_COLUMNS, encodeIncoming(ctx, file, counter));
-      await db.exec(classify);
-
-      const { rows } = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::integer AS n FROM incoming_outcome GROUP BY outcome`);
-      const byOutcome = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
-      const rejected = counter.invalid + (byOutcome.conflict ?? 0);
-      const rejectRatio = counter.rowsRead === 0 ? 0 : rejected / counter.rowsRead;
-      const withinRatio = rejectRatio <= ctx.settings.maxRejectRatio;
-      if (withinRatio) await db.exec(loadNew);
-
-      const samples = await db.query<{ source_line: number; field: string | null; reason: string }>(
-        `SELECT source_line, field, reason FROM ${quoteIdentifier(schemas.raw)}.quarantine
-         WHERE last_run_id = $1 AND source_file = $2 ORDER BY source_line LIMIT ${REJECT_SAMPLE_SIZE}`,
-        [ctx.runId, file],
-      );
-      return {
-        file,
-        status: withinRatio ? 'loaded' : 'rejected',
-        rows_read: counter.rowsRead,
-        loaded: withinRatio ? (byOutcome.new ?? 0) : 0,
-        rejected,
-        duplicates: byOutcome.duplicate ?? 0,
-        reject_ratio: rejectRatio,
-        first_rejects: samples.rows.map((r) => ({ line: Number(r.source_line), field: r.field, reason: r.reason })),
-      } satisfies FileIngestResult;
-    });
+    await db.exec(createIncoming);
+    await db.copyCsv(
+      INCOMING_COLUMNS,
+      encodeLines(ctx, file, counter, (line, fields, rejection) => (rejection === null ? `${line},${encodeEvent(fields)},,,\n` : encodeRejected(line, fields, rejection))),
+    );
   } finally {
     ctx.progress.stop();
   }
+  await db.exec(classify);
+
+  const { rows } = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::integer AS n FROM incoming_outcome GROUP BY outcome`);
+  const byOutcome = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
+  const rejected = counter.invalid + (byOutcome.conflict ?? 0);
+  const rejectRatio = counter.rowsRead === 0 ? 0 : rejected / counter.rowsRead;
+  const withinRatio = rejectRatio <= ctx.settings.maxRejectRatio;
+  if (withinRatio) await db.exec(loadNew);
+  return fileResult(ctx, file, counter, {
+    status: withinRatio ? 'loaded' : 'rejected',
+    loaded: withinRatio ? (byOutcome.new ?? 0) : 0,
+    rejected,
+    duplicates: byOutcome.duplicate ?? 0,
+    rejectRatio,
+  });
 }
 
-/** Validates each line and encodes it as a CSV row for COPY, in chunks (never the whole file). */
-async function* encodeIncoming(
+async function fileResult(
   ctx: PipelineContext,
   file: string,
-  counter: { rowsRead: number; invalid: number; bytes: number },
+  counter: LineCounter,
+  outcome: { status: 'loaded' | 'rejected'; loaded: number; rejected: number; duplicates: number; rejectRatio: number },
+): Promise<FileIngestResult> {
+  const samples = await ctx.db.query<{ source_line: number; field: string | null; reason: string }>(
+    `SELECT source_line, field, reason FROM ${quoteIdentifier(ctx.schemas.raw)}.quarantine
+     WHERE last_run_id = $1 AND source_file = $2 ORDER BY source_line LIMIT ${REJECT_SAMPLE_SIZE}`,
+    [ctx.runId, file],
+  );
+  return {
+    file,
+    status: outcome.status,
+    rows_read: counter.rowsRead,
+    loaded: outcome.loaded,
+    rejected: outcome.rejected,
+    duplicates: outcome.duplicates,
+    reject_ratio: outcome.rejectRatio,
+    first_rejects: samples.rows.map((r) => ({ line: Number(r.source_line), field: r.field, reason: r.reason })),
+  };
+}
+
+/** The five event columns of a valid line as CSV: ids, type and timestamp are plain characters; only meta_data needs quoting. */
+function encodeEvent(fields: readonly string[]): string {
+  const metaData = fields[4] as string;
+  const meta = metaData === '' ? '' : metaData.includes('"') ? csvField(metaData) : `"${metaData}"`;
+  return `${fields[0]},${fields[1]},${fields[2]},${fields[3]},${meta}`;
+}
+
+/** A rejected line as an `incoming` row: its raw text, field and reason. */
+function encodeRejected(line: number, fields: readonly string[], rejection: Rejection): string {
+  const raw = quarantinable(fields.join(EVENT_LOG_DELIMITER));
+  return `${line},,,,,,${csvField(raw)},${csvField(rejection.field)},${csvField(rejection.reason)}\n`;
+}
+
+/**
+ * Reads and validates the file's lines and turns them into COPY text via `encode`, in chunks
+ * (never the whole file), counting lines and rejections and reporting progress.
+ */
+async function* encodeLines(
+  ctx: PipelineContext,
+  file: string,
+  counter: LineCounter,
+  encode: (line: number, fields: string[], rejection: Rejection | null) => string,
 ): AsyncGenerator<string> {
   let chunk = '';
-  for await (const line of readEventLog(file, (n) => {
+  for await (const { firstLine, rows, overlongChars } of readEventLog(file, (n) => {
     counter.bytes += n;
   })) {
-    counter.rowsRead += 1;
-    const validation = validateEvent(line.fields);
-    if (validation.ok) {
-      const e = validation.event;
-      // Ids, type and timestamp are validated to plain characters; only meta_data needs quoting.
-      chunk += `${line.line},${e.eventId},${e.eventType},${e.professionalId},${e.createdAt},${e.metaData === null ? '' : csvField(e.metaData)},,,\n`;
-    } else {
-      counter.invalid += 1;
-      const { field, reason } = validation.rejection;
-      chunk += `${line.line},,,,,,${csvField(quarantinable(line.fields.join(EVENT_LOG_DELIMITER)))},${csvField(field)},${csvField(reason)}\n`;
+    for (let i = 0; i < rows.length; i++) {
+      const fields = rows[i] as string[];
+      if (isBlankLine(fields)) continue;
+      counter.rowsRead += 1;
+      const rejection =
+        overlongChars === undefined ? findRejection(fields) : { field: null, reason: `line is ${overlongChars} characters long (max ${MAX_LINE_CHARS})` };
+      if (rejection !== null) counter.invalid += 1;
+      chunk += encode(firstLine + i, fields, rejection);
+      if (chunk.length >= COPY_CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
+      }
     }
-    if (chunk.length >= COPY_CHUNK_CHARS) {
-      ctx.progress.update(counter.rowsRead, counter.bytes);
-      yield chunk;
-      chunk = '';
-    }
+    ctx.progress.update(counter.rowsRead, counter.bytes);
   }
-  ctx.progress.update(counter.rowsRead, counter.bytes);
   if (chunk.length > 0) yield chunk;
 }
 
 /** PostgreSQL text cannot hold NUL; very long lines are cut so one bad line cannot bloat the table. */
 function quarantinable(raw: string): string {
   const text = raw.replaceAll('\u0000', '\\0');
-  return text.length > MAX_QUARANTINED_LINE ? `${text.slice(0, MAX_QUARANTINED_LINE)}...[cut at ${MAX_QUARANTINED_LINE} of ${text.length} characters]` : text;
+  return text.length > MAX_QUARANTINED_LINE ? `${text.slice(0, MAX_QUARANTINED_LINE)}...[cut at ${MAX_QUARANTINED_LINE} characters]` : text;
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
+import { MAX_LINE_CHARS } from '../../src/ingest/read-event-log.js';
 import type { PipelineSession } from '../../src/pipeline/session.js';
 import { InputFileError } from '../../src/util/errors.js';
 import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
@@ -144,6 +145,65 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
     await expect(ingest(session.ctx, [good, wrongHeader])).rejects.toThrow(/:1: wrong header: expected "event_id;event_type;professional_id_anonymized;created_at;meta_data", found "id;type;pro;at;meta"/);
     await expect(ingest(session.ctx, [good, empty])).rejects.toThrow(/file is empty/);
     expect(await count(`${raw()}.event`)).toBe(0);
+  });
+
+  it('numbers lines exactly across read chunks and rejects a line too long to hold without losing the lines after it', async () => {
+    await reset();
+    // Several MB, so the reader cuts it into many chunks; bad and blank lines are spread over it.
+    const lines: string[] = [];
+    const expectedRejectLines: number[] = [];
+    let valid = 0;
+    for (let i = 1; i <= 6000; i++) {
+      const physicalLine = lines.length + 2; // line 1 is the header
+      if (i % 997 === 0) {
+        lines.push(`${i};created_account;not-a-number;2020-01-01 09:00:00;`);
+        expectedRejectLines.push(physicalLine);
+      } else if (i % 1499 === 0) {
+        lines.push('');
+      } else if (i === 3000) {
+        lines.push(`${i};proposed;10;2020-01-01 09:00:00;60_${'x'.repeat(2 * MAX_LINE_CHARS)}`);
+        expectedRejectLines.push(physicalLine);
+      } else {
+        lines.push(eventLine(i, 'proposed', 10 + (i % 7), '2020-01-01 09:00:00', `60_tuinonderhoud_maintain-garden_${i % 100}.25`));
+        valid += 1;
+      }
+    }
+    const file = await writeEventLogFile(lines);
+    const result = await ingest(session.ctx, [file]);
+    expect(result).toMatchObject({ loaded: valid, rejected: expectedRejectLines.length, duplicates: 0 });
+
+    const q = await session.ctx.db.query<{ source_line: number; reason: string; raw_length: number }>(
+      `SELECT source_line, reason, length(raw_line) AS raw_length FROM ${raw()}.quarantine ORDER BY source_line`,
+    );
+    expect(q.rows.map((r) => r.source_line)).toEqual(expectedRejectLines);
+    const overlong = q.rows.find((r) => r.source_line === 3001);
+    expect(overlong?.reason).toBe(`line is ${lines[2999]?.length} characters long (max ${MAX_LINE_CHARS})`);
+    expect(overlong?.raw_length).toBeLessThan(11_000);
+    // Every loaded event sits on the physical line its id was written on.
+    const writtenOn = new Map(lines.map((l, index) => [Number(l.split(';')[0]), index + 2]));
+    const loaded = await session.ctx.db.query<{ event_id: number; source_line: number }>(`SELECT event_id, source_line FROM ${raw()}.event`);
+    expect(loaded.rows.filter((r) => writtenOn.get(r.event_id) !== r.source_line)).toEqual([]);
+    expect(loaded.rows).toHaveLength(valid);
+  });
+
+  it('keeps raw.event keyed after loading into an empty table, also when a repeated event_id sends the file to classification', async () => {
+    await reset();
+    const line = eventLine(1, 'created_account', 10, '2020-01-01 09:00:00');
+    const file = await writeEventLogFile([line, eventLine(2, 'created_account', 11, '2020-01-01 09:00:00'), line]);
+    expect(await ingest(session.ctx, [file])).toMatchObject({ loaded: 2, duplicates: 1, rejected: 0 });
+    const { rows } = await session.ctx.db.query(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '${raw()}.event'::regclass AND contype = 'p'`,
+    );
+    expect(rows).toEqual([{ def: 'PRIMARY KEY (event_id)' }]);
+    await expect(session.ctx.db.exec(`INSERT INTO ${raw()}.event SELECT * FROM ${raw()}.event LIMIT 1`)).rejects.toThrow(/duplicate key/);
+  });
+
+  it('stays within memory for a file with megabytes of rejected lines, and quarantines them all', async () => {
+    await reset();
+    const bad = Array.from({ length: 40_000 }, (_, i) => `${i + 1};created_account;10;2020-01-01 09:00:00 and some trailing garbage that makes it long;`);
+    const file = await writeEventLogFile([...bad, eventLine(50_000, 'created_account', 10, '2020-01-01 09:00:00')]);
+    expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 40_001, loaded: 1, rejected: 40_000 });
+    expect(await count(`${raw()}.quarantine`)).toBe(40_000);
   });
 
   it('reads a header-only file as zero rows', async () => {

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_FIELD_LENGTH, validateEvent } from '../../src/ingest/validate-event.js';
+import { EVENT_TYPES } from '../../src/ingest/event-log-format.js';
+import { MAX_FIELD_LENGTH, findRejection, isCertainlyValid, validateEvent } from '../../src/ingest/validate-event.js';
 
 const valid = ['15', 'proposed', '433', '2020-01-28 22:13:26', '60_tuinonderhoud_maintain-garden_7.63'];
 const withField = (index: number, value: string): string[] => valid.map((v, i) => (i === index ? value : v));
@@ -107,5 +109,55 @@ describe('validateEvent', () => {
     it('rejects an overlong field', () => {
       expect(rejection(withField(4, 'x'.repeat(MAX_FIELD_LENGTH + 1)))).toMatchObject({ field: 'meta_data', reason: expect.stringContaining(`max ${MAX_FIELD_LENGTH}`) });
     });
+  });
+});
+
+describe('fast acceptance (isCertainlyValid)', () => {
+  // Fields near the boundaries of validity: the fast path may only say "valid" when the detailed
+  // checks agree, and findRejection must give the detailed verdict either way.
+  // Each part is usually valid and sometimes just off, so whole lines land on both sides.
+  const usually = <T>(valid: fc.Arbitrary<T>, off: fc.Arbitrary<T>) => fc.oneof({ arbitrary: valid, weight: 6 }, { arbitrary: off, weight: 1 });
+  const digits = fc.stringMatching(/^-?[0-9]{0,20}$/);
+  const id = usually(
+    fc.bigInt({ min: 1n, max: 9_223_372_036_854_775_807n }).map(String),
+    fc.oneof(digits, fc.string({ maxLength: 12 }), fc.constantFrom('', '0', '01', '9223372036854775808')),
+  );
+  const eventType = usually(fc.constantFrom(...EVENT_TYPES), fc.oneof(fc.constantFrom('Proposed', 'proposed ', ''), fc.string({ maxLength: 5 })));
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  const timestamp = usually(
+    fc
+      .tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }), fc.integer({ min: 0, max: 61 }))
+      .map(([y, mo, d, h, mi, s]) => `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)} ${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}`),
+    fc.string({ maxLength: 20 }),
+  );
+  const name = usually(fc.constantFrom('tuin', 'a b', 'maintain-garden', 'Tuin onderhoud'), fc.oneof(fc.constantFrom(' ', '', '\u00a0', 'x\uFFFD', 'n\u0000'), fc.string({ maxLength: 6 })));
+  const serviceId = usually(fc.integer({ min: 0, max: 2_147_483_647 }).map(String), fc.oneof(digits, fc.constantFrom('2147483648', '0000000000001')));
+  const leadFee = usually(fc.stringMatching(/^[0-9]{1,8}(\.[0-9]{1,2})?$/), fc.oneof(fc.stringMatching(/^[0-9]{0,10}(\.[0-9]{0,3})?$/), fc.string({ maxLength: 4 })));
+  const meta = usually(fc.tuple(serviceId, name, name, leadFee).map((parts) => parts.join('_')), fc.string({ maxLength: 30 }));
+  const line = usually(
+    fc.tuple(id, eventType, id, timestamp, meta).map((t) => [...t]),
+    fc.array(fc.string({ maxLength: 8 }), { maxLength: 7 }),
+  );
+
+  it('never accepts what the detailed checks reject, and findRejection always gives their verdict', () => {
+    let fastAccepted = 0;
+    fc.assert(
+      fc.property(line, (fields) => {
+        const detailed = validateEvent(fields);
+        if (isCertainlyValid(fields)) {
+          fastAccepted += 1;
+          expect(detailed.ok).toBe(true);
+        }
+        expect(findRejection(fields)).toEqual(detailed.ok ? null : detailed.rejection);
+      }),
+      { numRuns: 50_000 },
+    );
+    expect(fastAccepted).toBeGreaterThan(200); // the property is not vacuous
+  });
+
+  it('accepts the common valid lines without the detailed checks', () => {
+    expect(isCertainlyValid(valid)).toBe(true);
+    expect(isCertainlyValid(['1', 'created_account', '2', '2020-01-01 00:00:00', ''])).toBe(true);
+    expect(isCertainlyValid(['1', 'proposed', '2', '2020-02-29 23:59:59', '123456789_a b_c_12345678.99'])).toBe(true);
   });
 });
