@@ -1,10 +1,13 @@
--- One row per valid event.
+-- One row per valid event. date_key is looked up in dim_date (a hash join on a few hundred days
+-- costs less than formatting every event's date); dim_date spans every event date, and a missing
+-- day would give a NULL that the NOT NULL constraint rejects.
 INSERT INTO {{mart}}.fct_event (event_id, event_type, professional_id, date_key, created_at, event_date)
 SELECT
     e.event_id,
     e.event_type,
     e.professional_id,
-    to_char(e.event_date, 'YYYYMMDD')::integer,
+    d.date_key,
     e.created_at,
     e.event_date
-FROM {{staging}}.stg_event AS e;
+FROM {{staging}}.stg_event AS e
+LEFT JOIN {{mart}}.dim_date AS d ON d.date = e.event_date;

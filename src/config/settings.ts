@@ -33,12 +33,17 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_STAGING_SCHEMA', secret: false, description: 'Schema of the staging views.', default: 'instapro_staging' },
   { name: 'INSTAPRO_CONNECT_RETRIES', secret: false, description: 'Connection attempts after the first one fails.', default: '5' },
   { name: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, description: 'First retry delay; it doubles on each attempt.', default: '500' },
+  { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks).', default: '256MB' },
+  { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load).', default: '512MB' },
 ];
 
 /** Schema names are interpolated into SQL as identifiers, so they are restricted to plain ones. */
 const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier: letters, digits, underscores, at most 63 characters');
+
+/** A PostgreSQL memory setting as SET accepts it: a number of kB, or with a kB/MB/GB unit. */
+const memorySize = z.string().regex(/^[1-9][0-9]{0,8}(kB|MB|GB)?$/, 'must be a PostgreSQL memory size such as 64MB, 1GB or 65536 (kB)');
 
 const settingsSchema = z
   .object({
@@ -57,6 +62,8 @@ const settingsSchema = z
     stagingSchema: identifier,
     connectRetries: z.coerce.number().int().min(0).max(100),
     connectRetryDelayMs: z.coerce.number().int().min(0).max(600_000),
+    modelWorkMem: memorySize,
+    modelMaintenanceWorkMem: memorySize,
   })
   .refine((s) => new Set([s.martSchema, s.rawSchema, s.stagingSchema]).size === 3, {
     message: 'INSTAPRO_SCHEMA, INSTAPRO_RAW_SCHEMA and INSTAPRO_STAGING_SCHEMA must differ',
@@ -88,6 +95,8 @@ const SETTING_BY_ENV: Record<string, keyof Settings> = {
   INSTAPRO_STAGING_SCHEMA: 'stagingSchema',
   INSTAPRO_CONNECT_RETRIES: 'connectRetries',
   INSTAPRO_CONNECT_RETRY_DELAY_MS: 'connectRetryDelayMs',
+  INSTAPRO_MODEL_WORK_MEM: 'modelWorkMem',
+  INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: 'modelMaintenanceWorkMem',
 };
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: SettingOverrides = {}): Settings {

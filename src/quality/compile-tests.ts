@@ -21,6 +21,30 @@ function regclassName(schemas: SchemaNames, t: TableDeclaration): string {
   return `${quoteIdentifier(schemas[t.layer])}.${quoteIdentifier(t.name)}`;
 }
 
+type GuardedKind = 'unique' | 'not_null' | 'relationships';
+
+/**
+ * SQL that is true when a constraint of the database already guarantees what a column test checks:
+ * NOT NULL on the column (not_null); a primary key or unique constraint on exactly the column
+ * (unique); a validated foreign key from exactly the column to exactly the referenced field
+ * (relationships). Deferrable constraints do not count: inside a transaction they may be violated.
+ * The arguments are SQL expressions for the names (parameters), resolved through the catalog.
+ */
+function guardSql(kind: GuardedKind, relation: string, column: string, parent = 'NULL', field = 'NULL'): string {
+  const attnum = (rel: string, col: string) => `(SELECT a.attnum FROM pg_attribute AS a WHERE a.attrelid = to_regclass(${rel}) AND a.attname = ${col} AND NOT a.attisdropped)`;
+  switch (kind) {
+    case 'not_null':
+      return `EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = to_regclass(${relation}) AND a.attname = ${column} AND a.attnotnull AND NOT a.attisdropped)`;
+    case 'unique':
+      return `EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conrelid = to_regclass(${relation}) AND c.contype IN ('p', 'u')
+                        AND c.convalidated AND NOT c.condeferrable AND c.conkey = ARRAY[${attnum(relation, column)}])`;
+    case 'relationships':
+      return `EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conrelid = to_regclass(${relation}) AND c.contype = 'f'
+                        AND c.convalidated AND NOT c.condeferrable AND c.confrelid = to_regclass(${parent})
+                        AND c.conkey = ARRAY[${attnum(relation, column)}] AND c.confkey = ARRAY[${attnum(parent, field)}])`;
+  }
+}
+
 /**
  * Schema tests: the declared relation exists with exactly the declared columns and types, the
  * declared primary key and the declared foreign keys. Names travel as parameters.
@@ -75,37 +99,85 @@ function schemaTests(schemas: SchemaNames, t: TableDeclaration): CompiledTest[] 
       params: [relation, fk.columns.join(','), referenced, fk.references.columns.join(',')],
     });
   }
+  // Every error-severity unique, not_null and relationships test on a table is backed by the
+  // constraint that enforces it. Those column tests then read no rows while the constraint is in
+  // place (the database has already checked every row); this test makes a missing constraint fail.
+  const guarded = t.kind === 'table' ? t.columns.flatMap((c) => c.tests.map((test) => ({ column: c.name, ...describeColumnTest(test) }))).filter((g) => g.guarded && g.severity === 'error') : [];
+  if (guarded.length > 0) {
+    tests.push({
+      ...base,
+      name: `schema_${t.name}_column_constraints`,
+      sql: `SELECT g.column_name, g.column_test, 'no constraint guards it' AS problem
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS g (column_name, column_test, parent, field)
+            WHERE NOT CASE g.column_test
+                WHEN 'not_null' THEN ${guardSql('not_null', '$1', 'g.column_name')}
+                WHEN 'unique' THEN ${guardSql('unique', '$1', 'g.column_name')}
+                ELSE ${guardSql('relationships', '$1', 'g.column_name', 'g.parent', 'g.field')}
+            END`,
+      params: [
+        relation,
+        guarded.map((g) => g.column),
+        guarded.map((g) => g.kind),
+        guarded.map((g) => (g.to ? `${quoteIdentifier(schemas[t.layer])}.${quoteIdentifier(g.to)}` : null)),
+        guarded.map((g) => g.field ?? null),
+      ],
+    });
+  }
   return tests;
 }
 
+interface ColumnTestConfig {
+  severity?: Severity;
+  values?: unknown[];
+  to?: string;
+  field?: string;
+}
+
+function describeColumnTest(test: ColumnTest): ColumnTestConfig & { kind: CompiledTest['type']; severity: Severity; guarded: boolean } {
+  const kind = typeof test === 'string' ? test : (Object.keys(test)[0] as 'unique' | 'not_null' | 'accepted_values' | 'relationships');
+  const config = (typeof test === 'string' ? {} : Object.values(test)[0]) as ColumnTestConfig;
+  return { ...config, kind, severity: config.severity ?? 'error', guarded: kind !== 'accepted_values' };
+}
+
+/**
+ * A column test's query. On a table, unique, not_null and relationships read the rows only when no
+ * constraint guards the column (see guardSql): the guard is a one-time filter evaluated before
+ * the scan, so with the constraint in place the query returns nothing without reading the table,
+ * and with it dropped the test checks every row as before.
+ */
 function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, test: ColumnTest): CompiledTest {
   const rel = qualified(schemas, t);
   const col = quoteIdentifier(column);
-  const kind = typeof test === 'string' ? test : (Object.keys(test)[0] as 'unique' | 'not_null' | 'accepted_values' | 'relationships');
-  const config = (typeof test === 'string' ? {} : Object.values(test)[0]) as { severity?: Severity; values?: unknown[]; to?: string; field?: string };
-  const base = { table: t.name, column, severity: config.severity ?? 'error', type: kind, name: `${kind}_${t.name}_${column}` };
+  const { kind, severity, values, to, field } = describeColumnTest(test);
+  const base = { table: t.name, column, severity, type: kind, name: `${kind}_${t.name}_${column}` };
+  const onTable = t.kind === 'table';
+  const unguarded = (guardKind: GuardedKind, parent?: string, parentField?: string) =>
+    onTable ? ` AND NOT ${guardSql(guardKind, `'${rel.replaceAll("'", "''")}'`, `'${column.replaceAll("'", "''")}'`, parent && `'${parent.replaceAll("'", "''")}'`, parentField && `'${parentField.replaceAll("'", "''")}'`)}` : '';
   switch (kind) {
     case 'unique':
-      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(*) > 1`, params: [] };
+      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL${unguarded('unique')} GROUP BY ${col} HAVING count(*) > 1`, params: [] };
     case 'not_null':
-      return { ...base, sql: `SELECT * FROM ${rel} WHERE ${col} IS NULL`, params: [] };
+      return { ...base, sql: `SELECT * FROM ${rel} WHERE ${col} IS NULL${unguarded('not_null')}`, params: [] };
     case 'accepted_values':
       return {
         ...base,
         sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL AND NOT (${col}::text = ANY ($1::text[])) GROUP BY ${col}`,
-        params: [(config.values ?? []).map(String)],
+        params: [(values ?? []).map(String)],
       };
     case 'relationships': {
-      const parent = qualified(schemas, { name: config.to as string, layer: t.layer });
-      const field = quoteIdentifier(config.field as string);
+      const parent = qualified(schemas, { name: to as string, layer: t.layer });
+      const parentField = quoteIdentifier(field as string);
       return {
         ...base,
-        name: `relationships_${t.name}_${column}_to_${config.to}`,
+        name: `relationships_${t.name}_${column}_to_${to}`,
         sql: `SELECT child.${col} AS value FROM ${rel} AS child
-              WHERE child.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${parent} AS parent WHERE parent.${field} = child.${col})`,
+              WHERE child.${col} IS NOT NULL${unguarded('relationships', parent, field)}
+                AND NOT EXISTS (SELECT 1 FROM ${parent} AS parent WHERE parent.${parentField} = child.${col})`,
         params: [],
       };
     }
+    default:
+      throw new Error(`unknown column test ${kind}`);
   }
 }
 

@@ -65,6 +65,7 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
       ALTER TABLE ${mart()}.dim_date DROP CONSTRAINT dim_date_date_key;
       UPDATE ${mart()}.dim_date SET date = date + 1 WHERE date_key = (SELECT min(date_key) FROM ${mart()}.dim_date)`);
     expect(failures).toContainEqual({ name: 'unique_dim_date_date', status: 'fail', failing_rows: 1 });
+    expect(failures).toContainEqual({ name: 'schema_dim_date_column_constraints', status: 'fail', failing_rows: 1 });
   });
 
   it('not_null catches a null (with the NOT NULL constraint dropped)', async () => {
@@ -72,6 +73,20 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
       ALTER TABLE ${mart()}.dim_service ALTER COLUMN service_name_en DROP NOT NULL;
       UPDATE ${mart()}.dim_service SET service_name_en = NULL WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
     expect(failures).toContainEqual({ name: 'not_null_dim_service_service_name_en', status: 'fail', failing_rows: 1 });
+    expect(failures).toContainEqual({ name: 'schema_dim_service_column_constraints', status: 'fail', failing_rows: 1 });
+  });
+
+  it('a constraint that guards a column test is required even when the data is still clean', async () => {
+    // With the constraints in place the column tests read no rows; dropping one must not go unnoticed.
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.fct_event ALTER COLUMN created_at DROP NOT NULL;
+      ALTER TABLE ${mart()}.professional_availability_history DROP CONSTRAINT professional_availability_history_started_by_event_id_key;
+      ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_date_key_fkey`);
+    expect(failures).toEqual([
+      { name: 'schema_fct_event_fk_date_key', status: 'fail', failing_rows: 1 },
+      { name: 'schema_fct_event_column_constraints', status: 'fail', failing_rows: 2 },
+      { name: 'schema_professional_availability_history_column_constraints', status: 'fail', failing_rows: 1 },
+    ]);
   });
 
   it('accepted_values catches an unexpected value', async () => {
@@ -85,6 +100,7 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
       DELETE FROM ${mart()}.dim_service WHERE service_id = (SELECT service_id FROM ${mart()}.fct_proposal LIMIT 1)`);
     expect(failures.map((f) => f.name)).toContain('relationships_fct_proposal_service_id_to_dim_service');
     expect(failures.map((f) => f.name)).toContain('schema_fct_proposal_fk_service_id');
+    expect(failures.map((f) => f.name)).toContain('schema_fct_proposal_column_constraints');
   });
 
   it('schema tests catch a wrong type, a missing column, a missing primary key and a missing table', async () => {
@@ -105,6 +121,13 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(failures.map((f) => f.name)).toEqual(expect.arrayContaining(['reconcile_fct_event_with_raw', 'reconcile_fct_proposal_with_raw']));
   });
 
+  it('lead_fee_non_negative catches a negative fee (with the check constraint dropped)', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.fct_proposal DROP CONSTRAINT fct_proposal_lead_fee_check;
+      UPDATE ${mart()}.fct_proposal SET lead_fee = -1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal)`);
+    expect(failures).toContainEqual({ name: 'lead_fee_non_negative', status: 'fail', failing_rows: 1 });
+  });
+
   it('custom tests catch ingest counts that do not add up', async () => {
     const failures = await failuresAfter(`UPDATE ${raw()}.pipeline_step_log SET loaded = loaded - 1 WHERE step = 'ingest'`);
     expect(failures.map((f) => f.name)).toContain('reconcile_ingest_counts');
@@ -119,6 +142,14 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(failures.map((f) => f.name)).toEqual(
       expect.arrayContaining(['snapshot_dates_contiguous', 'snapshot_count_within_professionals', 'snapshot_change_equals_net_transitions', 'snapshot_matches_availability_history']),
     );
+  });
+
+  it('the snapshot is checked against a broken availability history', async () => {
+    const failures = await failuresAfter(`
+      UPDATE ${mart()}.professional_availability_history SET is_able = false
+      WHERE started_by_event_id = (SELECT min(started_by_event_id) FROM ${mart()}.professional_availability_history
+                                   WHERE is_able AND (valid_to IS NULL OR valid_to::date > valid_from::date))`);
+    expect(failures.map((f) => f.name)).toContain('snapshot_matches_availability_history');
   });
 
   it('a warn-severity test is reported as a warning, not a failure', async () => {

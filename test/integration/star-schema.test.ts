@@ -21,6 +21,12 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
       eventLine(4, 'proposed', 200, '2020-01-04 11:00:00', '34_tegels_tiling_0.22'), // 200 has no created_account event
       eventLine(5, 'became_able_to_propose', 100, '2020-01-04 09:00:00'),
       eventLine(6, 'became_unable_to_propose', 100, '2020-01-06 09:00:00'),
+      // Service 77 had two names last proposed at the same instant: the higher event_id decides,
+      // not a later event_id proposed earlier under a third name.
+      eventLine(7, 'created_account', 300, '2020-01-04 07:00:00'),
+      eventLine(8, 'proposed', 300, '2020-01-05 12:00:00', '77_a-naam_a-name_1.00'),
+      eventLine(9, 'proposed', 300, '2020-01-05 12:00:00', '77_b-naam_b-name_1.00'),
+      eventLine(10, 'proposed', 300, '2020-01-04 12:00:00', '77_c-naam_c-name_1.00'),
     ]);
     await ingest(session.ctx, [file]);
     await buildModel(session.ctx);
@@ -35,6 +41,9 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
       { event_id: 2, service_id: 60, lead_fee: '7.63', date_key: 20200104 },
       { event_id: 3, service_id: 60, lead_fee: '9.10', date_key: 20200105 },
       { event_id: 4, service_id: 34, lead_fee: '0.22', date_key: 20200104 },
+      { event_id: 8, service_id: 77, lead_fee: '1.00', date_key: 20200105 },
+      { event_id: 9, service_id: 77, lead_fee: '1.00', date_key: 20200105 },
+      { event_id: 10, service_id: 77, lead_fee: '1.00', date_key: 20200104 },
     ]);
   });
 
@@ -42,6 +51,7 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     expect(await q('SELECT service_id, service_name_nl, service_name_en, names_seen FROM {{mart}}.dim_service ORDER BY service_id')).toEqual([
       { service_id: 34, service_name_nl: 'tegels', service_name_en: 'tiling', names_seen: 1 },
       { service_id: 60, service_name_nl: 'tuin-onderhoud', service_name_en: 'garden-maintenance', names_seen: 2 },
+      { service_id: 77, service_name_nl: 'b-naam', service_name_en: 'b-name', names_seen: 3 },
     ]);
   });
 
@@ -65,6 +75,15 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
         last_availability_change_at: null,
         proposals_count: 1,
       },
+      {
+        professional_id: 300,
+        account_created_at: '2020-01-04 07:00:00',
+        first_event_at: '2020-01-04 07:00:00',
+        last_event_at: '2020-01-05 12:00:00',
+        is_currently_able: false,
+        last_availability_change_at: null,
+        proposals_count: 3,
+      },
     ]);
   });
 
@@ -79,6 +98,6 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     const before = await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id');
     await buildModel(session.ctx);
     expect(await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id')).toEqual(before);
-    expect(before).toHaveLength(6);
+    expect(before).toHaveLength(10);
   });
 });

@@ -7,6 +7,7 @@ describe('loadSettings', () => {
     const settings = loadSettings({});
     expect(databaseTarget(settings)).toEqual({ kind: 'embedded', dataDir: '.instapro/db' });
     expect(settings).toMatchObject({ maxRejectRatio: 0.001, martSchema: 'instapro', rawSchema: 'instapro_raw', stagingSchema: 'instapro_staging', input: [] });
+    expect(settings).toMatchObject({ modelWorkMem: '256MB', modelMaintenanceWorkMem: '512MB' });
   });
 
   it('reads every documented variable', () => {
@@ -24,8 +25,18 @@ describe('loadSettings', () => {
       INSTAPRO_STAGING_SCHEMA: 'staging',
       INSTAPRO_CONNECT_RETRIES: '3',
       INSTAPRO_CONNECT_RETRY_DELAY_MS: '100',
+      INSTAPRO_MODEL_WORK_MEM: '64MB',
+      INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: '1GB',
     });
-    expect(settings).toMatchObject({ input: ['a.csv', 'b.csv'], maxRejectRatio: 0.05, martSchema: 'analytics', connectRetries: 3, connectRetryDelayMs: 100 });
+    expect(settings).toMatchObject({
+      input: ['a.csv', 'b.csv'],
+      maxRejectRatio: 0.05,
+      martSchema: 'analytics',
+      connectRetries: 3,
+      connectRetryDelayMs: 100,
+      modelWorkMem: '64MB',
+      modelMaintenanceWorkMem: '1GB',
+    });
     const target = databaseTarget(settings);
     expect(target).toMatchObject({ kind: 'server', host: 'db.internal', port: 6543, database: 'warehouse' });
     if (target.kind !== 'server') throw new Error('expected server');
@@ -54,6 +65,8 @@ describe('loadSettings', () => {
     [{ INSTAPRO_DB_PORT: '70000' }, 'INSTAPRO_DB_PORT'],
     [{ INSTAPRO_DB_SSLMODE: 'maybe' }, 'INSTAPRO_DB_SSLMODE'],
     [{ INSTAPRO_CONNECT_RETRIES: '-1' }, 'INSTAPRO_CONNECT_RETRIES'],
+    [{ INSTAPRO_MODEL_WORK_MEM: "256MB'; reset all; --" }, 'INSTAPRO_MODEL_WORK_MEM'],
+    [{ INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: 'lots' }, 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM'],
   ])('rejects %j naming %s', (env, expected) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);
     expect(() => loadSettings(env)).toThrow(expected);

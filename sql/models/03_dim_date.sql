@@ -1,4 +1,6 @@
--- One row per calendar day from the first to the last event date.
+-- One row per calendar day from the first to the last event date. The bounds come from
+-- dim_professional (built just before: every event belongs to a professional, so its first and
+-- last events span the log) instead of another scan of every event.
 INSERT INTO {{mart}}.dim_date
     (date_key, date, iso_year, iso_week, week_start, month, month_start, month_name, quarter, year, iso_weekday, weekday_name, is_weekend)
 SELECT
@@ -16,7 +18,7 @@ SELECT
     trim(to_char(d, 'Day')),
     extract(isodow FROM d) IN (6, 7)
 FROM (
-    SELECT generate_series(min(event_date), max(event_date), interval '1 day')::date AS d
-    FROM {{staging}}.stg_event
+    SELECT generate_series(min(first_event_at)::date, max(last_event_at)::date, interval '1 day')::date AS d
+    FROM {{mart}}.dim_professional
 ) AS days
 WHERE d IS NOT NULL;
