@@ -33,8 +33,8 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_STAGING_SCHEMA', secret: false, description: 'Schema of the staging views.', default: 'instapro_staging' },
   { name: 'INSTAPRO_CONNECT_RETRIES', secret: false, description: 'Connection attempts after the first one fails.', default: '5' },
   { name: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, description: 'First retry delay; it doubles on each attempt.', default: '500' },
-  { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks).', default: '256MB' },
-  { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load).', default: '512MB' },
+  { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks); server backend only.', default: '256MB' },
+  { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load); server backend only.', default: '512MB' },
 ];
 
 /** Schema names are interpolated into SQL as identifiers, so they are restricted to plain ones. */

@@ -64,11 +64,14 @@ export async function buildModel(ctx: PipelineContext): Promise<ModelResult> {
   const files = await listSqlFiles('models');
   await inTransaction(db, async () => {
     // Memory for this transaction only (SET LOCAL): hash aggregates and joins that fit in memory
-    // instead of spilling to disk, and key and index builds sorted in memory.
-    await db.query(`SELECT set_config('work_mem', $1, true), set_config('maintenance_work_mem', $2, true)`, [
-      ctx.settings.modelWorkMem,
-      ctx.settings.modelMaintenanceWorkMem,
-    ]);
+    // instead of spilling to disk, and key and index builds sorted in memory. Server only: the
+    // embedded database's memory is the CLI's own, kept small by its start settings (embedded.ts).
+    if (db.kind === 'server') {
+      await db.query(`SELECT set_config('work_mem', $1, true), set_config('maintenance_work_mem', $2, true)`, [
+        ctx.settings.modelWorkMem,
+        ctx.settings.modelMaintenanceWorkMem,
+      ]);
+    }
     const deferred = await deferredConstraintsAndIndexes(ctx);
     for (const ddl of deferred) await db.exec(ddl.drop);
     for (const file of files) await db.exec(await readSql(`models/${file}`, schemas));
