@@ -1,12 +1,63 @@
 import { mkdir } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { describeTarget } from '../config/settings.js';
 
-/** COPY on PGlite reads a whole blob, so rows are sent in bounded batches to keep memory flat. */
-const COPY_BATCH_BYTES = 8 * 1024 * 1024;
+/*
+ * Memory. PGlite runs PostgreSQL inside this process as WebAssembly, so PostgreSQL's memory is
+ * the CLI's memory, and WebAssembly memory only grows: whatever PostgreSQL touches once stays
+ * resident until the process exits. The module's linear memory starts at 128 MB (PGlite's
+ * `initialMemory` cannot go lower: the build requires 128 MB), so the settings below keep
+ * PostgreSQL's own needs inside those 128 MB instead of growing past them. Measured with all of
+ * this file's settings (docs/benchmarks.md): peak RSS of a 1M-event run 742 MB → ~300 MB, and it
+ * no longer grows with the input; no measurable time cost.
+ */
+
+/** PostgreSQL's default, 128 MB, alone fills the initial WASM memory; 16 MB is plenty for one session. */
+const SHARED_BUFFERS = '16MB';
+/**
+ * The model's deferred index builds sort in this much (default 64 MB), which would grow the WASM
+ * memory past 128 MB for good; larger sorts spill to temporary files instead (no measurable time
+ * cost at 1M events).
+ */
+const MAINTENANCE_WORK_MEM = '16MB';
+
+/** Settings given on every start (they override postgresql.conf, also of older data directories). */
+const START_PARAMS = [
+  ...PGlite.defaultStartParams,
+  '-c', `shared_buffers=${SHARED_BUFFERS}`,
+  '-c', `maintenance_work_mem=${MAINTENANCE_WORK_MEM}`,
+];
+
+/**
+ * initdb bootstraps the catalogs with the default 128 MB of shared_buffers unless told otherwise
+ * (and writes the value to postgresql.conf): creating a data directory peaked ~110 MB higher.
+ */
+const INITDB_PARAMS = ['-c', `shared_buffers=${SHARED_BUFFERS}`];
+
+/**
+ * COPY on PGlite reads one whole in-memory buffer per statement, so rows are sent in bounded
+ * batches. Small batches keep the JS side small too: each batch's string and bytes are garbage
+ * right after its COPY, and the fewer of them are alive, the less the heap grows between
+ * collections (with 8 MB batches the JS heap reached ~330 MB during a 1M-event ingest, the WASM
+ * memory 189 MB, the process 742 MB). 256 KB is also the size of the chunks ingest yields, so
+ * one chunk is one COPY; the per-statement overhead is negligible.
+ */
+const COPY_BATCH_BYTES = 256 * 1024;
+
+/**
+ * V8 first runs WebAssembly with its baseline compiler and re-compiles each function that has
+ * executed about this much with its optimizing one (default 1,800,000), keeping both versions.
+ * For PostgreSQL that was ~40 MB of optimized code in a run. 100× the budget still optimizes the
+ * functions that run hot (scans, sorts, COPY) and leaves the merely warm ones in baseline code:
+ * peak RSS −25 to −60 MB, no measurable time cost at 1M events.
+ * (`--liftoff-only`, no optimizing at all, saves ~60 MB but doubles the run time.) The flag is
+ * process-wide and read when a module is instantiated, so it is set before PGlite compiles.
+ */
+const WASM_TIERING_BUDGET = 180_000_000;
 
 /**
  * Opens the embedded database. PGlite can only be opened by one process at a time, so a lock next
@@ -19,7 +70,10 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
   const release = () => lock.release();
   let pg: PGlite;
   try {
+    setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
     pg = await PGlite.create(dataDir, {
+      startParams: START_PARAMS,
+      initDbStartParams: INITDB_PARAMS,
       parsers: {
         [TEXT_TYPE_OIDS.int8]: parseInt8,
         [TEXT_TYPE_OIDS.date]: identity,
@@ -33,8 +87,9 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
     throw error;
   }
 
+  const encoder = new TextEncoder();
   const copyBatch = async (copySql: string, text: string): Promise<number> => {
-    const result = await pg.query(`${copySql} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: new Blob([text]) });
+    const result = await pg.query(`${copySql} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: bytesAsBlob(encoder.encode(text)) });
     return result.affectedRows ?? 0;
   };
 
@@ -72,4 +127,14 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
       }
     },
   };
+}
+
+/**
+ * PGlite reads a query's blob only through `arrayBuffer()` (0.5.x: `_handleBlob`). A real Blob
+ * would copy the bytes once more into native memory that V8 does not see, so it is collected
+ * late: with one Blob per batch, ~20 MB more peak RSS on a 1M-event ingest.
+ */
+function bytesAsBlob(bytes: Uint8Array): Blob {
+  const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+  return { arrayBuffer: () => Promise.resolve(buffer) } as unknown as Blob;
 }
