@@ -17,11 +17,11 @@ export interface Database {
   /** Several statements, no parameters (migrations, model files). */
   exec(sql: string): Promise<void>;
   /**
-   * Streams CSV text into `COPY <target> FROM STDIN WITH (FORMAT csv)`. `copySql` is the
+   * Streams CSV (text, or UTF-8 bytes) into `COPY <target> FROM STDIN WITH (FORMAT csv)`. `copySql` is the
    * statement up to but excluding `FROM`, e.g. `COPY t (a, b)`. Resolves to the rows copied.
    * An error thrown by `csv` aborts the COPY (nothing of it stays) and rejects with that error.
    */
-  copyCsv(copySql: string, csv: AsyncIterable<string> | Iterable<string>): Promise<number>;
+  copyCsv(copySql: string, csv: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -84,7 +84,7 @@ export async function openServer(target: ServerTarget, retry: RetryPolicy): Prom
     async exec(sql: string): Promise<void> {
       await client.query(sql);
     },
-    async copyCsv(copySql: string, csv: AsyncIterable<string> | Iterable<string>): Promise<number> {
+    async copyCsv(copySql: string, csv: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number> {
       const sink = client.query(pgCopyStreams.from(`${copySql} FROM STDIN WITH (FORMAT csv)`));
       await pipeline(Readable.from(csv), sink);
       return sink.rowCount;
