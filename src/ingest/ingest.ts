@@ -75,7 +75,7 @@ export async function ingest(ctx: PipelineContext, files: readonly string[]): Pr
   return result;
 }
 
-/** How the lines of one file are split between COPY text and, in a direct load, the side buffer. */
+/** What one pass over a file has seen so far: lines read, lines rejected by validation, bytes read. */
 interface LineCounter {
   rowsRead: number;
   invalid: number;
@@ -190,7 +190,7 @@ async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number
   ]);
   const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
 
-  ctx.progress.start(`ingest ${file} (repeated event ids: classifying)`, bytes);
+  ctx.progress.start(`ingest ${file} (classifying)`, bytes);
   try {
     await db.exec(createIncoming);
     await db.copyCsv(
