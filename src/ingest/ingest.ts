@@ -121,7 +121,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   let rejectedRows = '';
 
   await db.exec('SAVEPOINT direct_load');
-  const deferredPrimaryKey = await dropPrimaryKeyIfEmpty(ctx);
+  const deferredKeys = await dropKeysIfEmpty(ctx);
   ctx.progress.start(`ingest ${file}`, bytes);
   let loaded: number;
   try {
@@ -134,7 +134,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
         return '';
       }),
     );
-    if (deferredPrimaryKey) await db.exec(deferredPrimaryKey);
+    for (const ddl of deferredKeys) await db.exec(ddl);
   } catch (error) {
     if (!(error instanceof DirectLoadAbandoned) && !isUniqueViolation(error)) throw error;
     await db.exec('ROLLBACK TO SAVEPOINT direct_load');
@@ -162,23 +162,36 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
 }
 
 /**
- * Into an empty raw.event (the first load, typically the largest) the primary key is dropped for
- * the COPY and built afterwards: one sort instead of an index insertion per row, several times
- * cheaper. Returns the statement that restores it, which fails like the COPY would have if an
- * event_id repeats. The dropped key holds an exclusive lock on raw.event until commit; the
- * table is empty, so no reader waits for anything.
+ * Into an empty raw.event (the first load, typically the largest) the primary key and the other
+ * indexes are dropped for the COPY and built afterwards: one sort each instead of an index
+ * insertion per row, several times cheaper. Returns the statements that restore them (read from
+ * the catalog, so they match the migrations); the key's fails like the COPY would have if an
+ * event_id repeats. The drop holds an exclusive lock on raw.event until commit; the table is
+ * empty, so no reader waits for anything.
  */
-async function dropPrimaryKeyIfEmpty(ctx: PipelineContext): Promise<string | null> {
+async function dropKeysIfEmpty(ctx: PipelineContext): Promise<string[]> {
   const table = `${quoteIdentifier(ctx.schemas.raw)}.event`;
-  const { rows } = await ctx.db.query<{ name: string; def: string; empty: boolean }>(
-    `SELECT quote_ident(c.conname) AS name, pg_get_constraintdef(c.oid) AS def, NOT EXISTS (SELECT FROM ${table}) AS empty
-     FROM pg_constraint AS c WHERE c.conrelid = $1::regclass AND c.contype = 'p'`,
+  const { rows: empty } = await ctx.db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT FROM ${table}) AS empty`);
+  if (!empty[0]?.empty) return [];
+  const { rows: keys } = await ctx.db.query<{ name: string; def: string }>(
+    `SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
     [table],
   );
-  const key = rows[0];
-  if (!key?.empty) return null;
-  await ctx.db.exec(`ALTER TABLE ${table} DROP CONSTRAINT ${key.name}`);
-  return `ALTER TABLE ${table} ADD CONSTRAINT ${key.name} ${key.def}`;
+  const { rows: indexes } = await ctx.db.query<{ name: string; def: string }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+     FROM pg_index AS i WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND NOT i.indisunique`,
+    [table],
+  );
+  const restore: string[] = [];
+  for (const key of keys) {
+    await ctx.db.exec(`ALTER TABLE ${table} DROP CONSTRAINT ${key.name}`);
+    restore.push(`ALTER TABLE ${table} ADD CONSTRAINT ${key.name} ${key.def}`);
+  }
+  for (const index of indexes) {
+    await ctx.db.exec(`DROP INDEX ${index.name}`);
+    restore.push(index.def);
+  }
+  return restore;
 }
 
 async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {

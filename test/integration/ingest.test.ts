@@ -186,7 +186,7 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
     expect(loaded.rows).toHaveLength(valid);
   });
 
-  it('keeps raw.event keyed after loading into an empty table, also when a repeated event_id sends the file to classification', async () => {
+  it('keeps raw.event keyed and indexed after loading into an empty table, also when a repeated event_id sends the file to classification', async () => {
     await reset();
     const line = eventLine(1, 'created_account', 10, '2020-01-01 09:00:00');
     const file = await writeEventLogFile([line, eventLine(2, 'created_account', 11, '2020-01-01 09:00:00'), line]);
@@ -195,6 +195,10 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
       `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '${raw()}.event'::regclass AND contype = 'p'`,
     );
     expect(rows).toEqual([{ def: 'PRIMARY KEY (event_id)' }]);
+    const indexes = await session.ctx.db.query(
+      `SELECT c.relname AS name FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid WHERE i.indrelid = '${raw()}.event'::regclass ORDER BY 1`,
+    );
+    expect(indexes.rows).toEqual([{ name: 'event_pkey' }, { name: 'event_run_id_idx' }]);
     await expect(session.ctx.db.exec(`INSERT INTO ${raw()}.event SELECT * FROM ${raw()}.event LIMIT 1`)).rejects.toThrow(/duplicate key/);
   });
 
