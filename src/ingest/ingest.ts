@@ -1,4 +1,6 @@
 import { inTransaction } from '../db/database.js';
+import type { DeferredDdl } from '../db/deferred-ddl.js';
+import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from '../db/deferred-ddl.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
@@ -121,7 +123,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   let rejectedRows = '';
 
   await db.exec('SAVEPOINT direct_load');
-  const deferredKeys = await dropKeysIfEmpty(ctx);
+  const deferredKeys = await deferKeysIfEmpty(ctx);
   ctx.progress.start(`ingest ${file}`, bytes);
   let loaded: number;
   try {
@@ -134,7 +136,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
         return '';
       }),
     );
-    for (const ddl of deferredKeys) await db.exec(ddl);
+    await recreateDeferred(db, deferredKeys);
   } catch (error) {
     if (!(error instanceof DirectLoadAbandoned) && !isUniqueViolation(error)) throw error;
     await db.exec('ROLLBACK TO SAVEPOINT direct_load');
@@ -143,8 +145,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
     ctx.progress.stop();
   }
 
-  const rejectRatio = counter.rowsRead === 0 ? 0 : counter.invalid / counter.rowsRead;
-  const withinRatio = rejectRatio <= ctx.settings.maxRejectRatio;
+  const { rejectRatio, withinRatio } = judgeRejects(ctx, counter.invalid, counter.rowsRead);
   await db.exec(withinRatio ? 'RELEASE SAVEPOINT direct_load' : 'ROLLBACK TO SAVEPOINT direct_load');
   if (rejectedRows !== '') {
     const [createIncoming, classify] = await Promise.all([readSql('ingest/01_create_incoming.sql', schemas), readSql('ingest/02_classify_incoming.sql', schemas)]);
@@ -162,36 +163,23 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
 }
 
 /**
- * Into an empty raw.event (the first load, typically the largest) the primary key and the other
- * indexes are dropped for the COPY and built afterwards: one sort each instead of an index
- * insertion per row, several times cheaper. Returns the statements that restore them (read from
- * the catalog, so they match the migrations); the key's fails like the COPY would have if an
- * event_id repeats. The drop holds an exclusive lock on raw.event until commit; the table is
- * empty, so no reader waits for anything.
+ * Into an empty raw.event (the first load, typically the largest) its primary key and index are
+ * dropped for the COPY and re-created after it (see deferrableConstraintsAndIndexes); re-creating
+ * the key fails like the COPY would have if an event_id repeats. The drop holds an exclusive lock
+ * on raw.event until commit; the table is empty, so no reader waits for anything.
  */
-async function dropKeysIfEmpty(ctx: PipelineContext): Promise<string[]> {
-  const table = `${quoteIdentifier(ctx.schemas.raw)}.event`;
-  const { rows: empty } = await ctx.db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT FROM ${table}) AS empty`);
-  if (!empty[0]?.empty) return [];
-  const { rows: keys } = await ctx.db.query<{ name: string; def: string }>(
-    `SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
-    [table],
-  );
-  const { rows: indexes } = await ctx.db.query<{ name: string; def: string }>(
-    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
-     FROM pg_index AS i WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND NOT i.indisunique`,
-    [table],
-  );
-  const restore: string[] = [];
-  for (const key of keys) {
-    await ctx.db.exec(`ALTER TABLE ${table} DROP CONSTRAINT ${key.name}`);
-    restore.push(`ALTER TABLE ${table} ADD CONSTRAINT ${key.name} ${key.def}`);
-  }
-  for (const index of indexes) {
-    await ctx.db.exec(`DROP INDEX ${index.name}`);
-    restore.push(index.def);
-  }
-  return restore;
+async function deferKeysIfEmpty(ctx: PipelineContext): Promise<DeferredDdl[]> {
+  const { rows } = await ctx.db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT FROM ${quoteIdentifier(ctx.schemas.raw)}.event) AS empty`);
+  if (!rows[0]?.empty) return [];
+  const deferred = await deferrableConstraintsAndIndexes(ctx.db, ctx.schemas.raw, ['event']);
+  await dropDeferred(ctx.db, deferred);
+  return deferred;
+}
+
+/** The rejected share of a file's lines, and whether --max-reject-ratio lets its events in. */
+function judgeRejects(ctx: PipelineContext, rejected: number, rowsRead: number): { rejectRatio: number; withinRatio: boolean } {
+  const rejectRatio = rowsRead === 0 ? 0 : rejected / rowsRead;
+  return { rejectRatio, withinRatio: rejectRatio <= ctx.settings.maxRejectRatio };
 }
 
 async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {
@@ -218,8 +206,7 @@ async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number
   const { rows } = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::integer AS n FROM incoming_outcome GROUP BY outcome`);
   const byOutcome = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
   const rejected = counter.invalid + (byOutcome.conflict ?? 0);
-  const rejectRatio = counter.rowsRead === 0 ? 0 : rejected / counter.rowsRead;
-  const withinRatio = rejectRatio <= ctx.settings.maxRejectRatio;
+  const { rejectRatio, withinRatio } = judgeRejects(ctx, rejected, counter.rowsRead);
   if (withinRatio) await db.exec(loadNew);
   return fileResult(ctx, file, counter, {
     status: withinRatio ? 'loaded' : 'rejected',
