@@ -107,17 +107,18 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
       let batch: Uint8Array[] = [];
       let size = 0;
       let copied = 0;
+      const flush = async () => {
+        copied += await copyBatch(copySql, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch));
+        batch = [];
+        size = 0;
+      };
       for await (const chunk of csv) {
         const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
         batch.push(bytes);
         size += bytes.length;
-        if (size >= COPY_BATCH_BYTES) {
-          copied += await copyBatch(copySql, batch.length === 1 ? bytes : Buffer.concat(batch));
-          batch = [];
-          size = 0;
-        }
+        if (size >= COPY_BATCH_BYTES) await flush();
       }
-      if (size > 0) copied += await copyBatch(copySql, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch));
+      if (size > 0) await flush();
       return copied;
     },
     async close(): Promise<void> {
