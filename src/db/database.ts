@@ -17,11 +17,13 @@ export interface Database {
   /** Several statements, no parameters (migrations, model files). */
   exec(sql: string): Promise<void>;
   /**
-   * Streams CSV (text, or UTF-8 bytes) into `COPY <target> FROM STDIN WITH (FORMAT csv)`. `copySql` is the
-   * statement up to but excluding `FROM`, e.g. `COPY t (a, b)`. Resolves to the rows copied.
-   * An error thrown by `csv` aborts the COPY (nothing of it stays) and rejects with that error.
+   * Streams data (text, or UTF-8 bytes) into `COPY <target> FROM STDIN WITH (<options>)`. `copySql`
+   * is the statement up to but excluding `FROM`, e.g. `COPY t (a, b)`; `options` what goes in
+   * `WITH (...)`, e.g. `FORMAT csv`. Resolves to the rows copied. An error thrown by `data` aborts
+   * the COPY (nothing of it stays) and rejects with that error. Each chunk is read (or copied)
+   * before the next one is asked for, so a producer may reuse a chunk's buffer after yielding it.
    */
-  copyCsv(copySql: string, csv: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number>;
+  copyFrom(copySql: string, options: string, data: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -84,15 +84,20 @@ export async function openServer(target: ServerTarget, retry: RetryPolicy): Prom
     async exec(sql: string): Promise<void> {
       await client.query(sql);
     },
-    async copyCsv(copySql: string, csv: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number> {
-      const sink = client.query(pgCopyStreams.from(`${copySql} FROM STDIN WITH (FORMAT csv)`));
-      await pipeline(Readable.from(csv), sink);
+    async copyFrom(copySql: string, options: string, data: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number> {
+      const sink = client.query(pgCopyStreams.from(`${copySql} FROM STDIN WITH (${options})`));
+      // The driver queues chunks until the socket takes them; copies let the producer reuse its buffers.
+      await pipeline(Readable.from(detachedChunks(data)), sink);
       return sink.rowCount;
     },
     async close(): Promise<void> {
       await client.end();
     },
   };
+}
+
+async function* detachedChunks(data: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): AsyncGenerator<string | Buffer> {
+  for await (const chunk of data) yield typeof chunk === 'string' ? chunk : Buffer.from(chunk);
 }
 
 /** The driver's message without anything from the connection string (which may hold a password). */

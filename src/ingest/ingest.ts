@@ -4,11 +4,11 @@ import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from 
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
-import { csvField } from './copy-csv.js';
+import { COPY_TEXT_OPTIONS, copyTextField } from './copy-text.js';
 import { EVENT_LOG_DELIMITER } from './event-log-format.js';
-import { MAX_LINE_CHARS, checkEventLogFile, isBlankLine, readEventLog } from './read-event-log.js';
+import { MAX_LINE_BYTES, checkEventLogFile, readEventLogLines, splitFields } from './read-event-log.js';
 import type { Rejection } from './validate-event.js';
-import { findRejection } from './validate-event.js';
+import { findRejection, isCertainlyValidLine } from './validate-event.js';
 
 export interface RejectSample {
   line: number;
@@ -43,7 +43,7 @@ const COPY_CHUNK_BYTES = 256 * 1024;
 const MAX_QUARANTINED_LINE = 10_000;
 const REJECT_SAMPLE_SIZE = 5;
 
-const INCOMING_COLUMNS = 'COPY incoming (line, event_id, event_type, professional_id, created_at, meta_data, raw_line, rejected_field, rejected_reason)';
+const COPY_INCOMING = 'COPY incoming (line, event_id, event_type, professional_id, created_at, meta_data, raw_line, rejected_field, rejected_reason)';
 
 /**
  * Loads event log files into the raw layer. Every file is checked first (exists, not empty,
@@ -118,8 +118,8 @@ async function ingestFile(ctx: PipelineContext, file: string, bytes: number): Pr
 async function directLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult | null> {
   const { db, schemas } = ctx;
   const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
-  const fileValue = csvField(file);
-  const runIdValue = String(ctx.runId);
+  // source_file and run_id, after the five event columns and source_line.
+  const rowEnd = Buffer.from(`;${copyTextField(file)};${ctx.runId}\n`, 'utf8');
   let rejectedRows = '';
 
   await db.exec('SAVEPOINT direct_load');
@@ -127,13 +127,28 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   ctx.progress.start(`ingest ${file}`, bytes);
   let loaded: number;
   try {
-    loaded = await db.copyCsv(
+    loaded = await db.copyFrom(
       `COPY ${quoteIdentifier(schemas.raw)}.event (event_id, event_type, professional_id, created_at, meta_data, source_line, source_file, run_id)`,
-      encodeLines(ctx, file, counter, (line, fields, rejection) => {
-        if (rejection === null) return `${encodeEvent(fields)},${line},${fileValue},${runIdValue}\n`;
-        rejectedRows += encodeRejected(line, fields, rejection);
-        if (rejectedRows.length > DIRECT_LOAD_REJECT_BUFFER_CHARS) throw new DirectLoadAbandoned('too many rejected lines to hold');
-        return '';
+      COPY_TEXT_OPTIONS,
+      encodeLines(ctx, file, counter, {
+        certain(out, line, bytes, start, end) {
+          out.reserve(end - start + MAX_LINE_NUMBER_BYTES + rowEnd.length);
+          out.copy(bytes, start, end);
+          out.byte(SEMICOLON);
+          out.integer(line);
+          out.copy(rowEnd, 0, rowEnd.length);
+        },
+        checked(out, line, fields, rejection) {
+          if (rejection === null) {
+            const row = `${encodeEvent(fields)};${line}`;
+            out.reserve(maxUtf8Bytes(row) + rowEnd.length);
+            out.text(row);
+            out.copy(rowEnd, 0, rowEnd.length);
+            return;
+          }
+          rejectedRows += encodeRejected(line, fields, rejection);
+          if (rejectedRows.length > DIRECT_LOAD_REJECT_BUFFER_CHARS) throw new DirectLoadAbandoned('too many rejected lines to hold');
+        },
       }),
     );
     await recreateDeferred(db, deferredKeys);
@@ -150,7 +165,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   if (rejectedRows !== '') {
     const [createIncoming, classify] = await Promise.all([readSql('ingest/01_create_incoming.sql', schemas), readSql('ingest/02_classify_incoming.sql', schemas)]);
     await db.exec(createIncoming);
-    await db.copyCsv(INCOMING_COLUMNS, [rejectedRows]);
+    await db.copyFrom(COPY_INCOMING, COPY_TEXT_OPTIONS, [rejectedRows]);
     await db.exec(classify); // only rejected lines: this writes them to the quarantine
   }
   return fileResult(ctx, file, counter, {
@@ -194,9 +209,23 @@ async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number
   ctx.progress.start(`ingest ${file} (classifying)`, bytes);
   try {
     await db.exec(createIncoming);
-    await db.copyCsv(
-      INCOMING_COLUMNS,
-      encodeLines(ctx, file, counter, (line, fields, rejection) => (rejection === null ? `${line},${encodeEvent(fields)},,,\n` : encodeRejected(line, fields, rejection))),
+    await db.copyFrom(
+      COPY_INCOMING,
+      COPY_TEXT_OPTIONS,
+      encodeLines(ctx, file, counter, {
+        certain(out, line, bytes, start, end) {
+          out.reserve(MAX_LINE_NUMBER_BYTES + end - start + INCOMING_VALID_ROW_END.length);
+          out.integer(line);
+          out.byte(SEMICOLON);
+          out.copy(bytes, start, end);
+          out.copy(INCOMING_VALID_ROW_END, 0, INCOMING_VALID_ROW_END.length);
+        },
+        checked(out, line, fields, rejection) {
+          const row = rejection === null ? `${line};${encodeEvent(fields)};;;\n` : encodeRejected(line, fields, rejection);
+          out.reserve(maxUtf8Bytes(row));
+          out.text(row);
+        },
+      }),
     );
   } finally {
     ctx.progress.stop();
@@ -240,78 +269,130 @@ async function fileResult(
   };
 }
 
-/** The five event columns of a valid line as CSV: ids, type and timestamp are plain characters; only meta_data needs quoting. */
+/** The five event columns of a valid line as COPY text: ids, type and timestamp are plain characters; only meta_data may need escapes. */
 function encodeEvent(fields: readonly string[]): string {
-  const metaData = fields[4] as string;
-  const meta = metaData === '' ? '' : metaData.includes('"') ? csvField(metaData) : `"${metaData}"`;
-  return `${fields[0]},${fields[1]},${fields[2]},${fields[3]},${meta}`;
+  return `${fields[0]};${fields[1]};${fields[2]};${fields[3]};${copyTextField(fields[4] as string)}`;
 }
 
 /** A rejected line as an `incoming` row: its raw text, field and reason. */
 function encodeRejected(line: number, fields: readonly string[], rejection: Rejection): string {
   const raw = quarantinable(fields.join(EVENT_LOG_DELIMITER));
-  return `${line},,,,,,${csvField(raw)},${csvField(rejection.field)},${csvField(rejection.reason)}\n`;
+  return `${line};;;;;;${copyTextField(raw)};${copyTextField(rejection.field)};${copyTextField(rejection.reason)}\n`;
+}
+
+const SEMICOLON = 0x3b;
+/** The rejected_* columns of a valid `incoming` row are NULL. */
+const INCOMING_VALID_ROW_END = Buffer.from(';;;\n');
+/** A line number (an integer) in decimal. */
+const MAX_LINE_NUMBER_BYTES = 10;
+/** A UTF-16 code unit takes at most 3 bytes in UTF-8. */
+const maxUtf8Bytes = (text: string): number => text.length * 3;
+
+/** How one pass over a file turns each line into a COPY text row (or sets it aside). */
+interface LineEncoder {
+  /** A line isCertainlyValidLine accepted: `bytes[start, end)` is already its five event columns as COPY text. */
+  certain(out: CopyBuffer, line: number, bytes: Buffer, start: number, end: number): void;
+  /** Any other line, decoded and split into fields, with its verdict (null: valid). */
+  checked(out: CopyBuffer, line: number, fields: string[], rejection: Rejection | null): void;
 }
 
 /**
- * Reads and validates the file's lines and turns them into COPY text via `encode`, in chunks
- * (never the whole file), counting lines and rejections and reporting progress.
+ * Reads and validates the file's lines and turns them into COPY text via `encoder`, in chunks
+ * (never the whole file), counting lines and rejections and reporting progress. A line that the
+ * byte-level check accepts is never decoded: its bytes are copied as they are, which is what makes
+ * ingest keep up with COPY itself.
  */
-async function* encodeLines(
-  ctx: PipelineContext,
-  file: string,
-  counter: LineCounter,
-  encode: (line: number, fields: string[], rejection: Rejection | null) => string,
-): AsyncGenerator<Buffer> {
-  const chunk = new CopyChunk();
-  for await (const { firstLine, rows, overlongChars } of readEventLog(file, (n) => {
+async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCounter, encoder: LineEncoder): AsyncGenerator<Buffer> {
+  const out = new CopyBuffer();
+  for await (const batch of readEventLogLines(file, (n) => {
     counter.bytes += n;
   })) {
-    for (let i = 0; i < rows.length; i++) {
-      const fields = rows[i] as string[];
-      if (isBlankLine(fields)) continue;
+    const { bytes, firstLine, count, starts, ends, overlongBytes } = batch;
+    for (let i = 0; i < count; i++) {
+      const start = starts[i] as number;
+      const end = ends[i] as number;
+      if (start === end) continue; // a blank line
       counter.rowsRead += 1;
-      const rejection =
-        overlongChars === undefined ? findRejection(fields) : { field: null, reason: `line is ${overlongChars} characters long (max ${MAX_LINE_CHARS})` };
+      const line = firstLine + i;
+      if (overlongBytes === undefined && isCertainlyValidLine(bytes, start, end)) {
+        encoder.certain(out, line, bytes, start, end);
+        continue;
+      }
+      const fields = splitFields(bytes.toString('utf8', start, end));
+      const rejection = overlongBytes === undefined ? findRejection(fields) : { field: null, reason: `line is ${overlongBytes} bytes long (max ${MAX_LINE_BYTES})` };
       if (rejection !== null) counter.invalid += 1;
-      const full = chunk.append(encode(firstLine + i, fields, rejection));
-      if (full) yield full;
+      encoder.checked(out, line, fields, rejection);
     }
+    for (const full of out.takeFull()) yield full;
+    out.reclaim(); // copyFrom has read every chunk yielded so far
     ctx.progress.update(counter.rowsRead, counter.bytes);
   }
-  const last = chunk.take();
+  const last = out.take();
   if (last) yield last;
 }
 
 /**
- * COPY text is written row by row into a byte buffer that is handed over whole. Each row's string
- * is garbage right away and never outlives a young-generation collection; a string built up over
- * thousands of rows would be promoted to the old generation first, and the heap would grow by
- * megabytes per chunk before a full collection reclaims it (noticeably so next to PGlite).
+ * COPY text is written row by row into a byte buffer that is handed over whole once full. Rows
+ * never straddle two buffers (the embedded backend runs one COPY per batch of buffers). Nothing is
+ * built up as a string over thousands of rows (such a string would be promoted to the old
+ * generation, and the heap would grow by megabytes before a full collection reclaims it), and
+ * buffers are reused once read (copyFrom reads a chunk before asking for the next): otherwise
+ * a dead 256 KB buffer per chunk piles up to tens of MB between collections.
  */
-class CopyChunk {
-  private buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+class CopyBuffer {
+  private buffer: Buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
   private used = 0;
+  private readonly full: Buffer[] = [];
+  private lent: Buffer[] = [];
+  private readonly spare: Buffer[] = [];
 
-  /** Adds a row; returns the bytes to send when the chunk is full. */
-  append(row: string): Buffer | null {
-    let full: Buffer | null = null;
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    if (this.used + row.length * 3 > this.buffer.length) {
-      full = this.take();
-      if (row.length * 3 > this.buffer.length) this.buffer = Buffer.allocUnsafe(row.length * 3);
-    }
-    this.used += this.buffer.write(row, this.used, 'utf8');
-    return full;
+  /** Makes room for a row of at most `bytes` bytes; call before writing each row. */
+  reserve(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    const taken = this.take();
+    if (taken) this.full.push(taken);
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
   }
 
-  /** The bytes written so far (null when none); the next rows go to a fresh buffer. */
+  copy(source: Buffer, start: number, end: number): void {
+    this.used += source.copy(this.buffer, this.used, start, end);
+  }
+
+  byte(value: number): void {
+    this.buffer[this.used++] = value;
+  }
+
+  /** A non-negative integer in decimal, without making a string of it. */
+  integer(value: number): void {
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+    for (let i = this.used + digits - 1, rest = value; i >= this.used; i--, rest = Math.floor(rest / 10)) this.buffer[i] = 0x30 + (rest % 10);
+    this.used += digits;
+  }
+
+  text(value: string): void {
+    this.used += this.buffer.write(value, this.used, 'utf8');
+  }
+
+  /** The buffers filled since the last call. */
+  takeFull(): Buffer[] {
+    return this.full.splice(0);
+  }
+
+  /** The bytes written so far (null when none); the next rows go to another buffer. */
   take(): Buffer | null {
     if (this.used === 0) return null;
     const bytes = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+    this.lent.push(this.buffer);
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(COPY_CHUNK_BYTES);
     this.used = 0;
     return bytes;
+  }
+
+  /** Every buffer handed over so far has been read: they can be written again (a rare oversized one is dropped). */
+  reclaim(): void {
+    for (const buffer of this.lent) if (buffer.length === COPY_CHUNK_BYTES) this.spare.push(buffer);
+    this.lent = [];
   }
 }
 

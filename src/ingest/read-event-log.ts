@@ -1,23 +1,25 @@
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import Papa from 'papaparse';
 import { EVENT_LOG_DELIMITER, EVENT_LOG_HEADER } from './event-log-format.js';
 import { InputFileError } from '../util/errors.js';
 
 /**
- * Consecutive physical lines of an event log: `rows[i]` is line `firstLine + i` (1-based; the
- * header is line 1) split into fields. Without quoting, a line's text is exactly its fields joined
- * by the delimiter. Blank lines are kept as `['']` so the numbering needs no per-line bookkeeping;
- * callers skip them (isBlankLine). Batches, not line objects, because a file has millions of lines.
+ * Consecutive physical lines of an event log, as byte ranges of one read chunk: line
+ * `firstLine + i` (1-based; the header is line 1) is `bytes[starts[i], ends[i])`, without its line
+ * break (LF or CRLF). Blank lines are kept (start = end) so the numbering needs no bookkeeping;
+ * callers skip them. Byte ranges, not strings, because a file has millions of lines and a valid
+ * line goes to COPY as the bytes it is (see ingest).
+ *
+ * `starts` and `ends` are reused for the next batch: read a batch before asking for the next one.
  */
-export interface EventLogBatch {
+export interface EventLogLines {
+  bytes: Buffer;
   firstLine: number;
-  rows: string[][];
-  /** Set when the batch is one line longer than MAX_LINE_CHARS: `rows[0][0]` then holds only its start. */
-  overlongChars?: number;
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Set when the batch is one line longer than MAX_LINE_BYTES: `bytes` then holds only its start. */
+  overlongBytes?: number;
 }
-
-export const isBlankLine = (fields: readonly string[]): boolean => fields.length === 1 && fields[0] === '';
 
 const HEADER_PROBE_BYTES = 64 * 1024;
 const READ_CHUNK_BYTES = 128 * 1024;
@@ -25,7 +27,7 @@ const READ_CHUNK_BYTES = 128 * 1024;
  * A line longer than this is rejected whole without being parsed, and only its start is kept,
  * so a file without line breaks cannot make the reader hold it in memory.
  */
-export const MAX_LINE_CHARS = 1024 * 1024;
+export const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Whole-file checks, done for every input before anything is loaded: the file exists, is not
@@ -60,95 +62,118 @@ export async function checkEventLogFile(file: string): Promise<{ bytes: number }
   return { bytes: size };
 }
 
-const PARSE_CONFIG = {
-  delimiter: EVENT_LOG_DELIMITER,
-  newline: '\n',
-  // The format has no quoted fields: a stray quote must cost one quarantined line, not swallow
-  // the lines after it. Fast mode treats quotes as ordinary characters (and is what makes
-  // papaparse several times faster than a character-by-character parser).
-  fastMode: true,
-  skipEmptyLines: false,
-} as const;
-
-/** Splits whole lines (no trailing newline) into fields, one array per physical line. */
-function parseLines(text: string): string[][] {
-  // papaparse drops a byte order mark at the start of its input; only the file's first one is
-  // one (TextDecoder has removed it), so a U+FEFF that starts a later chunk stays in the data.
-  if (text.charCodeAt(0) === 0xfeff) return Papa.parse<string[]>(`\n${text}`, PARSE_CONFIG).data.slice(1);
-  if (text === '') return [['']];
-  return Papa.parse<string[]>(text, PARSE_CONFIG).data;
-}
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
- * Streams the data lines of an event log in batches (header excluded), never holding the file in
- * memory: the file is read in 128 KB chunks, each cut after its last line break and parsed by
- * papaparse. Records end at LF or CRLF, so every record is one physical line and line numbers are
- * exact; a lone CR stays inside its line (and fails validation there). Bytes that are not UTF-8
- * become U+FFFD, which validation rejects.
+ * Streams the lines of an event log (header excluded) as byte ranges, never holding the file in
+ * memory: it is read 128 KB at a time into one buffer that is reused for the whole file (a line cut
+ * by a read's end is moved to its front for the next read), so reading allocates nothing per chunk.
+ * Lines end at LF or CRLF, so line numbers are exact; a lone CR stays inside its line (and fails
+ * validation there). The format has no quoting (a quote is an ordinary character), so splitting a
+ * line into fields is splitting it at ";": see splitFields.
  */
-export async function* readEventLog(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<EventLogBatch> {
-  const input = createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
-  const decoder = new TextDecoder('utf-8');
-  let carry = '';
+export async function* readEventLogLines(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<EventLogLines> {
+  const handle = await open(file, 'r');
+  let buffer = Buffer.allocUnsafe(2 * READ_CHUNK_BYTES);
+  let carried = 0; // bytes at the front of `buffer`: the start of a line not yet complete
+  let starts: Int32Array = new Int32Array(4096);
+  let ends: Int32Array = new Int32Array(4096);
   let nextLine = 1; // the physical line number of the next line to come
-  let overlong: { start: string; chars: number } | null = null;
+  let overlong: { start: Buffer; bytes: number } | null = null;
 
-  const batchOf = (text: string): EventLogBatch | null => {
-    const rows = parseLines(text);
-    for (const fields of rows) {
-      const last = fields.length - 1;
-      const lastField = fields[last] as string;
-      if (lastField.endsWith('\r')) fields[last] = lastField.slice(0, -1);
+  const overlongBatch = (o: { start: Buffer; bytes: number }): EventLogLines | null => {
+    const line = nextLine++;
+    if (line === 1) return null;
+    starts[0] = 0;
+    ends[0] = o.start.length;
+    return { bytes: o.start, firstLine: line, count: 1, starts, ends, overlongBytes: o.bytes };
+  };
+  /** The complete lines of `bytes` from `from` on; `rest` is where the unfinished last line starts. */
+  const batchOf = (bytes: Buffer, from: number): { batch: EventLogLines | null; rest: number } => {
+    let count = 0;
+    let start = from;
+    for (let lf = bytes.indexOf(LF, start); lf >= 0; lf = bytes.indexOf(LF, start)) {
+      if (count === starts.length) {
+        starts = grow(starts);
+        ends = grow(ends);
+      }
+      starts[count] = start;
+      ends[count] = lf > start && bytes[lf - 1] === CR ? lf - 1 : lf;
+      count += 1;
+      start = lf + 1;
     }
     let firstLine = nextLine;
-    nextLine += rows.length;
-    if (firstLine === 1) {
-      rows.shift(); // the header, checked by checkEventLogFile
+    nextLine += count;
+    let skip = 0;
+    if (firstLine === 1 && count > 0) {
+      skip = 1; // the header, checked by checkEventLogFile
       firstLine = 2;
     }
-    return rows.length > 0 ? { firstLine, rows } : null;
-  };
-  const overlongBatch = (o: { start: string; chars: number }): EventLogBatch | null => {
-    const line = nextLine++;
-    return line === 1 ? null : { firstLine: line, rows: [[o.start]], overlongChars: o.chars };
+    if (count - skip <= 0) return { batch: null, rest: start };
+    const batch = { bytes, firstLine, count: count - skip, starts: skip ? starts.subarray(1) : starts, ends: skip ? ends.subarray(1) : ends };
+    return { batch, rest: start };
   };
 
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    onBytes?.(chunk.length);
-    let text = decoder.decode(chunk, { stream: true });
-    if (overlong) {
-      const end = text.indexOf('\n');
-      if (end < 0) {
-        overlong.chars += text.length;
-        continue;
+  try {
+    for (;;) {
+      if (buffer.length - carried < READ_CHUNK_BYTES) {
+        // A long line: room for it and one more read (bounded, as a line over MAX_LINE_BYTES is dropped below).
+        const bigger = Buffer.allocUnsafe(carried + READ_CHUNK_BYTES);
+        buffer.copy(bigger, 0, 0, carried);
+        buffer = bigger;
       }
-      overlong.chars += end;
+      const { bytesRead } = await handle.read(buffer, carried, READ_CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      onBytes?.(bytesRead);
+      let from = 0;
+      const filled = carried + bytesRead;
+      if (overlong) {
+        const lf = buffer.indexOf(LF, 0);
+        if (lf < 0 || lf >= filled) {
+          overlong.bytes += bytesRead;
+          carried = 0;
+          continue;
+        }
+        overlong.bytes += lf > 0 && buffer[lf - 1] === CR ? lf - 1 : lf;
+        const batch = overlongBatch(overlong);
+        if (batch) yield batch;
+        overlong = null;
+        from = lf + 1;
+      }
+      // Only the bytes read so far: what lies beyond them in the buffer is stale.
+      const view = buffer.subarray(0, filled);
+      const { batch, rest } = batchOf(view, from);
+      if (batch) yield batch;
+      buffer.copyWithin(0, rest, filled);
+      carried = filled - rest;
+      if (carried > MAX_LINE_BYTES) {
+        overlong = { start: Buffer.from(buffer.subarray(0, MAX_LINE_BYTES)), bytes: carried };
+        carried = 0;
+      }
+    }
+    if (overlong) {
       const batch = overlongBatch(overlong);
       if (batch) yield batch;
-      overlong = null;
-      text = text.slice(end + 1);
-    }
-    text = carry + text;
-    const lastBreak = text.lastIndexOf('\n');
-    if (lastBreak < 0) {
-      carry = text;
-    } else {
-      carry = text.slice(lastBreak + 1);
-      const batch = batchOf(text.slice(0, lastBreak));
+    } else if (carried > 0) {
+      // The last line has no line break.
+      if (buffer.length === carried) buffer = Buffer.concat([buffer, Buffer.alloc(1)]);
+      buffer[carried] = LF;
+      const { batch } = batchOf(buffer.subarray(0, carried + 1), 0);
       if (batch) yield batch;
     }
-    if (carry.length > MAX_LINE_CHARS) {
-      overlong = { start: carry.slice(0, MAX_LINE_CHARS), chars: carry.length };
-      carry = '';
-    }
+  } finally {
+    await handle.close();
   }
-  const rest = carry + decoder.decode();
-  if (overlong) {
-    overlong.chars += rest.length;
-    const batch = overlongBatch(overlong);
-    if (batch) yield batch;
-  } else if (rest !== '') {
-    const batch = batchOf(rest);
-    if (batch) yield batch;
-  }
+}
+
+function grow(array: Int32Array): Int32Array {
+  const bigger = new Int32Array(array.length * 2);
+  bigger.set(array);
+  return bigger;
+}
+
+/** A decoded line's fields. Bytes that are not UTF-8 have become U+FFFD, which validation rejects. */
+export function splitFields(line: string): string[] {
+  return line.split(EVENT_LOG_DELIMITER);
 }

@@ -73,73 +73,140 @@ function quote(value: string): string {
 }
 
 // --- Fast acceptance -------------------------------------------------------------------------
-// Ingest validates every line of files with millions of them. The checks below accept a line
-// that is certainly valid with a few character comparisons and no allocation; anything they do
-// not accept goes through the detailed checks above, which decide and explain. So they only ever
-// need to be sufficient, never complete (a unit test holds the two paths to the same verdicts).
+// Ingest validates every line of files with millions of them. The check below reads a line's
+// bytes as they came from the file and accepts a line that is certainly valid, with byte
+// comparisons and no allocation; anything it does not accept is decoded and goes through the
+// detailed checks above, which decide and explain. So it only ever needs to be sufficient, never
+// complete (a property test holds the two to the same verdicts). It accepts only printable ASCII
+// without a backslash, so an accepted line is also valid COPY text as it is (see ingest).
 
-const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
-/** A proposal's meta_data with a service id of at most 9 digits (always an integer) and non-blank names. */
-const SIMPLE_PROPOSAL_META = /^[0-9]{1,9}_[^_]*[^_\s][^_]*_[^_]*[^_\s][^_]*_[0-9]{1,8}(?:\.[0-9]{1,2})?$/;
+const SEMICOLON = 0x3b;
+const UNDERSCORE = 0x5f;
+const SPACE = 0x20;
+const TILDE = 0x7e;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_1 = 0x31;
+const DIGIT_9 = 0x39;
+const EVENT_TYPE_BYTES = EVENT_TYPES.map((type) => Buffer.from(type, 'latin1'));
+const PROPOSED = EVENT_TYPES.indexOf('proposed');
+
+const isDigit = (byte: number | undefined): boolean => byte !== undefined && byte >= DIGIT_0 && byte <= DIGIT_9;
 
 /** 1 to 18 digits without a leading zero: a positive integer that certainly fits a bigint. */
-function isSmallPositiveInteger(value: string): boolean {
-  const length = value.length;
-  if (length === 0 || length > 18) return false;
-  let code = value.charCodeAt(0);
-  if (code < 49 || code > 57) return false;
-  for (let i = 1; i < length; i++) {
-    code = value.charCodeAt(i);
-    if (code < 48 || code > 57) return false;
-  }
+function isSmallPositiveInteger(bytes: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length < 1 || length > 18) return false;
+  const first = bytes[start] as number;
+  if (first < DIGIT_1 || first > DIGIT_9) return false;
+  for (let i = start + 1; i < end; i++) if (!isDigit(bytes[i])) return false;
   return true;
 }
 
-function digitsAt(value: string, from: number, count: number): number {
+/** The index in EVENT_TYPES of the event type in bytes[start, end), or -1. */
+function eventTypeAt(bytes: Uint8Array, start: number, end: number): number {
+  for (let t = 0; t < EVENT_TYPE_BYTES.length; t++) {
+    const type = EVENT_TYPE_BYTES[t] as Buffer;
+    if (type.length !== end - start) continue;
+    let i = 0;
+    while (i < type.length && bytes[start + i] === type[i]) i++;
+    if (i === type.length) return t;
+  }
+  return -1;
+}
+
+function digitsAt(bytes: Uint8Array, from: number, count: number): number {
   let n = 0;
   for (let i = from; i < from + count; i++) {
-    const digit = value.charCodeAt(i) - 48;
+    const digit = (bytes[i] as number) - DIGIT_0;
     if (digit < 0 || digit > 9) return -1;
     n = n * 10 + digit;
   }
   return n;
 }
 
-function isValidTimestamp(value: string): boolean {
-  if (value.length !== 19) return false;
-  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || value.charCodeAt(10) !== 32 || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return false;
-  const year = digitsAt(value, 0, 4);
-  const month = digitsAt(value, 5, 2);
-  const day = digitsAt(value, 8, 2);
-  const hour = digitsAt(value, 11, 2);
-  const minute = digitsAt(value, 14, 2);
-  const second = digitsAt(value, 17, 2);
+/** `YYYY-MM-DD HH:MM:SS` naming a real moment. */
+function isValidTimestamp(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 19) return false;
+  const dash = 0x2d;
+  const colon = 0x3a;
+  if (bytes[start + 4] !== dash || bytes[start + 7] !== dash || bytes[start + 10] !== SPACE || bytes[start + 13] !== colon || bytes[start + 16] !== colon) return false;
+  const year = digitsAt(bytes, start, 4);
+  const month = digitsAt(bytes, start + 5, 2);
+  const day = digitsAt(bytes, start + 8, 2);
+  const hour = digitsAt(bytes, start + 11, 2);
+  const minute = digitsAt(bytes, start + 14, 2);
+  const second = digitsAt(bytes, start + 17, 2);
   if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
   return isValidMoment(year, month, day, hour, minute, second);
 }
 
-function isCleanText(value: string): boolean {
-  return value.length <= MAX_FIELD_LENGTH && !value.includes('\uFFFD') && !value.includes('\u0000');
+/** Printable ASCII without a backslash, at most MAX_FIELD_LENGTH long: clean text that COPY takes as it is. */
+function isPlainText(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start > MAX_FIELD_LENGTH) return false;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    if (byte < SPACE || byte > TILDE || byte === BACKSLASH) return false;
+  }
+  return true;
 }
 
-/** True when the line is certainly valid; false means "ask validateEvent", not "invalid". */
-export function isCertainlyValid(fields: readonly string[]): boolean {
-  if (fields.length !== 5) return false;
-  const eventType = fields[1] as string;
-  const metaData = fields[4] as string;
-  return (
-    isSmallPositiveInteger(fields[0] as string) &&
-    EVENT_TYPE_SET.has(eventType) &&
-    isSmallPositiveInteger(fields[2] as string) &&
-    isValidTimestamp(fields[3] as string) &&
-    isCleanText(metaData) &&
-    (eventType !== 'proposed' || SIMPLE_PROPOSAL_META.test(metaData))
-  );
+/**
+ * `{service_id}_{name_nl}_{name_en}_{lead_fee}` with a service id of at most 9 digits (always an
+ * integer), names that are not blank and a lead fee of up to 8 digits and 2 decimals. The text is
+ * already known to be plain, so the only blank character is a space.
+ */
+function isSimpleProposalMeta(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && isDigit(bytes[i])) i++;
+  if (i === start || i - start > 9 || bytes[i] !== UNDERSCORE) return false;
+  for (let name = 0; name < 2; name++) {
+    i += 1;
+    let blank = true;
+    for (; i < end && bytes[i] !== UNDERSCORE; i++) if (bytes[i] !== SPACE) blank = false;
+    if (blank || i === end) return false;
+  }
+  const fee = ++i;
+  while (i < end && isDigit(bytes[i])) i++;
+  if (i === fee || i - fee > 8) return false;
+  if (i === end) return true;
+  if (bytes[i] !== DOT) return false;
+  const cents = ++i;
+  while (i < end && isDigit(bytes[i])) i++;
+  return i === end && i - cents >= 1 && i - cents <= 2;
 }
 
-/** The reason a line is rejected, or null when it is valid. */
+/**
+ * True when the line `bytes[start, end)` is certainly valid (and plain ASCII); false means
+ * "decode it and ask findRejection", not "invalid".
+ */
+export function isCertainlyValidLine(bytes: Uint8Array, start: number, end: number): boolean {
+  // The positions of the four semicolons, found without allocating.
+  let semi1 = -1;
+  let semi2 = -1;
+  let semi3 = -1;
+  let semi4 = -1;
+  for (let i = start; i < end; i++) {
+    if (bytes[i] !== SEMICOLON) continue;
+    if (semi1 < 0) semi1 = i;
+    else if (semi2 < 0) semi2 = i;
+    else if (semi3 < 0) semi3 = i;
+    else if (semi4 < 0) semi4 = i;
+    else return false;
+  }
+  if (semi4 < 0) return false;
+  if (!isSmallPositiveInteger(bytes, start, semi1)) return false;
+  const eventType = eventTypeAt(bytes, semi1 + 1, semi2);
+  if (eventType < 0) return false;
+  if (!isSmallPositiveInteger(bytes, semi2 + 1, semi3)) return false;
+  if (!isValidTimestamp(bytes, semi3 + 1, semi4)) return false;
+  if (!isPlainText(bytes, semi4 + 1, end)) return false;
+  return eventType !== PROPOSED || isSimpleProposalMeta(bytes, semi4 + 1, end);
+}
+
+/** The reason a decoded line is rejected, or null when it is valid. */
 export function findRejection(fields: readonly string[]): Rejection | null {
-  if (isCertainlyValid(fields)) return null;
   const result = validateEvent(fields);
   return result.ok ? null : result.rejection;
 }

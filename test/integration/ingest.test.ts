@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
-import { MAX_LINE_CHARS } from '../../src/ingest/read-event-log.js';
+import { MAX_LINE_BYTES } from '../../src/ingest/read-event-log.js';
 import type { PipelineSession } from '../../src/pipeline/session.js';
 import { InputFileError } from '../../src/util/errors.js';
 import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
@@ -37,6 +37,32 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
       { event_id: 1, event_type: 'created_account', professional_id: 10, created_at: '2020-01-01 09:00:00', meta_data: null, source_file: file, source_line: 2 },
       { event_id: 2, event_type: 'proposed', professional_id: 10, created_at: '2020-01-02 10:11:12', meta_data: '211_keuken-gereedmaken_prepare-kitchen_5.14', source_file: file, source_line: 3 },
     ]);
+  });
+
+  it('loads text COPY would read differently exactly as written, on both load paths', async () => {
+    await reset();
+    // Non-ASCII names, a backslash, a quote, a lone CR and a tab are valid; they are sent escaped.
+    const metas = ['7_één keer\\schoonmaak_clean "once"_12.50', 'note \\N with\ra tab\tand \\. inside'];
+    const lines = [
+      eventLine(1, 'proposed', 10, '2020-01-01 09:00:00', metas[0]),
+      eventLine(2, 'created_account', 10, '2020-01-01 09:00:00', metas[1]),
+      `3;proposed;10;2020-01-01 09:00:00;8_tuin\\;x`, // rejected: 6 fields; its raw line holds a backslash and a ";"
+    ];
+    const file = await writeEventLogFile(lines);
+    const expectLoaded = async () => {
+      const { rows } = await session.ctx.db.query(`SELECT event_id, meta_data FROM ${raw()}.event ORDER BY event_id`);
+      expect(rows).toEqual([
+        { event_id: 1, meta_data: metas[0] },
+        { event_id: 2, meta_data: metas[1] },
+      ]);
+      const q = await session.ctx.db.query(`SELECT source_line, raw_line FROM ${raw()}.quarantine`);
+      expect(q.rows).toEqual([{ source_line: 4, raw_line: lines[2] }]);
+    };
+    expect(await ingest(session.ctx, [file])).toMatchObject({ loaded: 2, rejected: 1 });
+    await expectLoaded();
+    // Again: every event_id is taken, so the direct load gives way to the classifying load.
+    expect(await ingest(session.ctx, [file])).toMatchObject({ loaded: 0, rejected: 1, duplicates: 2 });
+    await expectLoaded();
   });
 
   it('is idempotent: the same file again adds nothing and counts duplicates', async () => {
@@ -161,7 +187,7 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
       } else if (i % 1499 === 0) {
         lines.push('');
       } else if (i === 3000) {
-        lines.push(`${i};proposed;10;2020-01-01 09:00:00;60_${'x'.repeat(2 * MAX_LINE_CHARS)}`);
+        lines.push(`${i};proposed;10;2020-01-01 09:00:00;60_${'x'.repeat(2 * MAX_LINE_BYTES)}`);
         expectedRejectLines.push(physicalLine);
       } else {
         lines.push(eventLine(i, 'proposed', 10 + (i % 7), '2020-01-01 09:00:00', `60_tuinonderhoud_maintain-garden_${i % 100}.25`));
@@ -177,7 +203,7 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
     );
     expect(q.rows.map((r) => r.source_line)).toEqual(expectedRejectLines);
     const overlong = q.rows.find((r) => r.source_line === 3001);
-    expect(overlong?.reason).toBe(`line is ${lines[2999]?.length} characters long (max ${MAX_LINE_CHARS})`);
+    expect(overlong?.reason).toBe(`line is ${lines[2999]?.length} bytes long (max ${MAX_LINE_BYTES})`);
     expect(overlong?.raw_length).toBeLessThan(11_000);
     // Every loaded event sits on the physical line its id was written on.
     const writtenOn = new Map(lines.map((l, index) => [Number(l.split(';')[0]), index + 2]));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../../src/ingest/event-log-format.js';
-import { MAX_FIELD_LENGTH, findRejection, isCertainlyValid, validateEvent } from '../../src/ingest/validate-event.js';
+import { MAX_FIELD_LENGTH, findRejection, isCertainlyValidLine, validateEvent } from '../../src/ingest/validate-event.js';
 
 const valid = ['15', 'proposed', '433', '2020-01-28 22:13:26', '60_tuinonderhoud_maintain-garden_7.63'];
 const withField = (index: number, value: string): string[] => valid.map((v, i) => (i === index ? value : v));
@@ -112,7 +112,7 @@ describe('validateEvent', () => {
   });
 });
 
-describe('fast acceptance (isCertainlyValid)', () => {
+describe('fast acceptance (isCertainlyValidLine)', () => {
   // Fields near the boundaries of validity: the fast path may only say "valid" when the detailed
   // checks agree, and findRejection must give the detailed verdict either way.
   // Each part is usually valid and sometimes just off, so whole lines land on both sides.
@@ -130,7 +130,10 @@ describe('fast acceptance (isCertainlyValid)', () => {
       .map(([y, mo, d, h, mi, s]) => `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)} ${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}`),
     fc.string({ maxLength: 20 }),
   );
-  const name = usually(fc.constantFrom('tuin', 'a b', 'maintain-garden', 'Tuin onderhoud'), fc.oneof(fc.constantFrom(' ', '', '\u00a0', 'x\uFFFD', 'n\u0000'), fc.string({ maxLength: 6 })));
+  const name = usually(
+    fc.constantFrom('tuin', 'a b', 'maintain-garden', 'Tuin onderhoud', 'schoonmaak (één keer)'),
+    fc.oneof(fc.constantFrom(' ', '', '\u00a0', 'x\uFFFD', 'n\u0000', 'a\\b', 'a;b', 'cr\r', '\t'), fc.string({ maxLength: 6 })),
+  );
   const serviceId = usually(fc.integer({ min: 0, max: 2_147_483_647 }).map(String), fc.oneof(digits, fc.constantFrom('2147483648', '0000000000001')));
   const leadFee = usually(fc.stringMatching(/^[0-9]{1,8}(\.[0-9]{1,2})?$/), fc.oneof(fc.stringMatching(/^[0-9]{0,10}(\.[0-9]{0,3})?$/), fc.string({ maxLength: 4 })));
   const meta = usually(fc.tuple(serviceId, name, name, leadFee).map((parts) => parts.join('_')), fc.string({ maxLength: 30 }));
@@ -139,14 +142,24 @@ describe('fast acceptance (isCertainlyValid)', () => {
     fc.array(fc.string({ maxLength: 8 }), { maxLength: 7 }),
   );
 
-  it('never accepts what the detailed checks reject, and findRejection always gives their verdict', () => {
+  /** A line as the file holds it, with a few lines around it so its offsets are not 0. */
+  const inFile = (fields: string[]) => {
+    const before = Buffer.from('before\n');
+    const text = fields.join(';');
+    const bytes = Buffer.concat([before, Buffer.from(text, 'utf8'), Buffer.from('\nafter')]);
+    return { bytes, start: before.length, end: bytes.length - '\nafter'.length };
+  };
+
+  it('never accepts what the detailed checks reject, and accepts only text COPY takes as it is', () => {
     let fastAccepted = 0;
     fc.assert(
       fc.property(line, (fields) => {
         const detailed = validateEvent(fields);
-        if (isCertainlyValid(fields)) {
+        const { bytes, start, end } = inFile(fields);
+        if (isCertainlyValidLine(bytes, start, end)) {
           fastAccepted += 1;
           expect(detailed.ok).toBe(true);
+          expect(bytes.toString('latin1', start, end)).toMatch(/^[ -[\]-~]*$/); // printable ASCII, no backslash
         }
         expect(findRejection(fields)).toEqual(detailed.ok ? null : detailed.rejection);
       }),
@@ -155,9 +168,16 @@ describe('fast acceptance (isCertainlyValid)', () => {
     expect(fastAccepted).toBeGreaterThan(200); // the property is not vacuous
   });
 
-  it('accepts the common valid lines without the detailed checks', () => {
-    expect(isCertainlyValid(valid)).toBe(true);
-    expect(isCertainlyValid(['1', 'created_account', '2', '2020-01-01 00:00:00', ''])).toBe(true);
-    expect(isCertainlyValid(['1', 'proposed', '2', '2020-02-29 23:59:59', '123456789_a b_c_12345678.99'])).toBe(true);
+  it('accepts the common valid lines without decoding them', () => {
+    const accepts = (fields: string[]) => {
+      const { bytes, start, end } = inFile(fields);
+      return isCertainlyValidLine(bytes, start, end);
+    };
+    expect(accepts(valid)).toBe(true);
+    expect(accepts(['1', 'created_account', '2', '2020-01-01 00:00:00', ''])).toBe(true);
+    expect(accepts(['1', 'proposed', '2', '2020-02-29 23:59:59', '123456789_a b_c_12345678.99'])).toBe(true);
+    // Valid, but left to the detailed checks: non-ASCII, and text COPY would need escaped.
+    expect(accepts(['1', 'proposed', '2', '2020-02-29 23:59:59', '1_één_one_1'])).toBe(false);
+    expect(accepts(['1', 'created_account', '2', '2020-01-01 00:00:00', 'a\\b'])).toBe(false);
   });
 });
