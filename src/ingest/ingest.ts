@@ -74,6 +74,9 @@ export async function ingest(ctx: PipelineContext, files: readonly string[]): Pr
     // A file over the reject ratio stops the run: later files are not loaded either.
     if (fileResult.status === 'rejected') break;
   }
+  // Statistics for the model that reads the new rows next, rather than whenever autovacuum gets to
+  // it: the planner then knows, say, that most events are proposals. Samples 30,000 rows.
+  if (result.loaded > 0) await ctx.db.exec(`ANALYZE ${quoteIdentifier(ctx.schemas.raw)}.event`);
   return result;
 }
 

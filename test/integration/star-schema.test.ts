@@ -94,6 +94,19 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     expect(days[1]).toEqual({ date_key: 20200104, date: '2020-01-04', iso_week: 1, week_start: '2019-12-30', month_start: '2020-01-01', quarter: 1, iso_weekday: 6, weekday_name: 'Saturday', is_weekend: true });
   });
 
+  it('leaves planner statistics on the raw events and on every rebuilt table', async () => {
+    // pg_stats has column statistics only once a table has been analyzed (an index build sets
+    // the row count, not these).
+    const rows = await session.ctx.db.query<{ schemaname: string; tablename: string }>(
+      `SELECT DISTINCT schemaname, tablename FROM pg_stats WHERE schemaname IN ($1, $2) ORDER BY schemaname, tablename`,
+      [session.ctx.schemas.mart, session.ctx.schemas.raw],
+    );
+    const analyzed = rows.rows.map((r) => `${r.schemaname === session.ctx.schemas.raw ? 'raw' : 'mart'}.${r.tablename}`);
+    expect(analyzed).toEqual(
+      expect.arrayContaining(['raw.event', ...['dim_date', 'dim_professional', 'dim_service', 'fct_event', 'fct_proposal', 'professional_availability_history'].map((t) => `mart.${t}`)]),
+    );
+  });
+
   it('rebuilds to the same rows when run again', async () => {
     const before = await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id');
     await buildModel(session.ctx);
