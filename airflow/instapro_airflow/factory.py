@@ -149,6 +149,20 @@ def _pod_task(pipeline: PipelineConfig, step: PipelineStep) -> BaseOperator:
             limits=dict(settings.resources.limits) or None,
         ),
         service_account_name=settings.service_account,
+        # The "restricted" Pod Security Standard, like the chart's own pods: the CLI needs no
+        # privileges and writes nothing but temporary files (the embedded backend's data directory
+        # when no server is configured), so the root filesystem is read-only and /tmp is scratch.
+        security_context=k8s.V1PodSecurityContext(
+            run_as_non_root=True,
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+        container_security_context=k8s.V1SecurityContext(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+        volumes=[k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource())],
+        volume_mounts=[k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],
         labels={
             "app.kubernetes.io/name": "instapro",
             "app.kubernetes.io/component": step.task_id,

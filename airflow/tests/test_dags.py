@@ -231,3 +231,12 @@ def test_pod_spec_sent_to_kubernetes(dag_bag, monkeypatch):
     ]
     assert not container.env
     assert container.resources.limits == {"cpu": "1", "memory": "1Gi"}
+    # Restricted Pod Security Standard: non-root, no privilege escalation, no capabilities,
+    # read-only root filesystem with /tmp as the only writable place.
+    assert pod.spec.security_context.run_as_non_root is True
+    assert pod.spec.security_context.seccomp_profile.type == "RuntimeDefault"
+    assert container.security_context.allow_privilege_escalation is False
+    assert container.security_context.read_only_root_filesystem is True
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert [(m.name, m.mount_path) for m in container.volume_mounts] == [("tmp", "/tmp")]
+    assert [(v.name, v.empty_dir is not None) for v in pod.spec.volumes] == [("tmp", True)]
