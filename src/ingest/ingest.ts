@@ -4,7 +4,7 @@ import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from 
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
-import { COPY_TEXT_OPTIONS, copyTextField } from './copy-text.js';
+import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
 import { EVENT_LOG_DELIMITER } from './event-log-format.js';
 import { MAX_LINE_BYTES, checkEventLogFile, readEventLogLines, splitFields } from './read-event-log.js';
 import type { Rejection } from './validate-event.js';
@@ -38,7 +38,6 @@ export interface IngestResult {
   quarantine: string;
 }
 
-const COPY_CHUNK_BYTES = 256 * 1024;
 /** Quarantined raw lines are kept whole up to this length; longer ones are cut (their reason says why). */
 const MAX_QUARANTINED_LINE = 10_000;
 const REJECT_SAMPLE_SIZE = 5;
@@ -332,71 +331,6 @@ async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCou
   }
   const last = out.take();
   if (last) yield last;
-}
-
-/**
- * COPY text is written row by row into a byte buffer that is handed over whole once full. Rows
- * never straddle two buffers (the embedded backend runs one COPY per batch of buffers). Nothing is
- * built up as a string over thousands of rows (such a string would be promoted to the old
- * generation, and the heap would grow by megabytes before a full collection reclaims it), and
- * buffers are reused once read (copyFrom reads a chunk before asking for the next): otherwise
- * a dead 256 KB buffer per chunk piles up to tens of MB between collections.
- */
-class CopyBuffer {
-  private buffer: Buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
-  private used = 0;
-  private readonly full: Buffer[] = [];
-  private lent: Buffer[] = [];
-  private readonly spare: Buffer[] = [];
-
-  /** Makes room for a row of at most `bytes` bytes; call before writing each row. */
-  reserve(bytes: number): void {
-    if (this.used + bytes <= this.buffer.length) return;
-    const taken = this.take();
-    if (taken) this.full.push(taken);
-    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes);
-  }
-
-  copy(source: Buffer, start: number, end: number): void {
-    this.used += source.copy(this.buffer, this.used, start, end);
-  }
-
-  byte(value: number): void {
-    this.buffer[this.used++] = value;
-  }
-
-  /** A non-negative integer in decimal, without making a string of it. */
-  integer(value: number): void {
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-    for (let i = this.used + digits - 1, rest = value; i >= this.used; i--, rest = Math.floor(rest / 10)) this.buffer[i] = 0x30 + (rest % 10);
-    this.used += digits;
-  }
-
-  text(value: string): void {
-    this.used += this.buffer.write(value, this.used, 'utf8');
-  }
-
-  /** The buffers filled since the last call. */
-  takeFull(): Buffer[] {
-    return this.full.splice(0);
-  }
-
-  /** The bytes written so far (null when none); the next rows go to another buffer. */
-  take(): Buffer | null {
-    if (this.used === 0) return null;
-    const bytes = this.buffer.subarray(0, this.used);
-    this.lent.push(this.buffer);
-    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(COPY_CHUNK_BYTES);
-    this.used = 0;
-    return bytes;
-  }
-
-  /** Every buffer handed over so far has been read: they can be written again (a rare oversized one is dropped). */
-  reclaim(): void {
-    for (const buffer of this.lent) if (buffer.length === COPY_CHUNK_BYTES) this.spare.push(buffer);
-    this.lent = [];
-  }
 }
 
 /** PostgreSQL text cannot hold NUL; very long lines are cut so one bad line cannot bloat the table. */
