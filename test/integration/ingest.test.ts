@@ -1,9 +1,10 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/ingest/ingest.js';
 import { MAX_LINE_BYTES } from '../../src/ingest/read-event-log.js';
 import type { PipelineSession } from '../../src/pipeline/session.js';
 import { InputFileError } from '../../src/util/errors.js';
-import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
+import { BACKENDS, SERVER_URL, createTestDatabase } from '../helpers/backends.js';
 import type { TestDatabase } from '../helpers/backends.js';
 import { eventLine, writeEventLogFile } from '../helpers/event-log-files.js';
 
@@ -234,6 +235,50 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
     const file = await writeEventLogFile([...bad, eventLine(50_000, 'created_account', 10, '2020-01-01 09:00:00')]);
     expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 40_001, loaded: 1, rejected: 40_000 });
     expect(await count(`${raw()}.quarantine`)).toBe(40_000);
+  });
+
+  it('loads over 10 MB exactly as written, also while the database is not reading (COPY buffers are reused)', async () => {
+    await reset();
+    // Every line differs in id, professional, time and meta data, so a byte sent twice, or a
+    // buffer written again before the database read it, changes the sums below.
+    const lines = Array.from({ length: 200_000 }, (_, i) =>
+      eventLine(i + 1, 'proposed', 1_000 + (i % 977), `2020-01-${String(1 + (i % 28)).padStart(2, '0')} 0${i % 10}:00:00`, `${i % 1000}_naam-${i}_name-${i}_${i % 100}.${String(i % 97).padStart(2, '0')}`),
+    );
+    const expected = {
+      n: lines.length + 1,
+      ids: lines.reduce((sum, _, i) => sum + (i + 1), 0) + 999_999,
+      meta_chars: lines.reduce((sum, l) => sum + (l.split(';')[4] as string).length, 0) + '60_tuinonderhoud_maintain-garden_7.63'.length,
+    };
+    const sums = async () =>
+      (
+        await session.ctx.db.query<{ n: number; ids: number; meta_chars: number }>(
+          `SELECT count(*)::integer AS n, sum(event_id)::bigint AS ids, sum(length(meta_data))::bigint AS meta_chars FROM ${raw()}.event`,
+        )
+      ).rows[0];
+    // One event first, so the big load is not a first load (which would drop the key and wait for
+    // the lock below before its COPY starts).
+    await ingest(session.ctx, [await writeEventLogFile([eventLine(999_999, 'proposed', 1, '2020-01-01 00:00:00')])]);
+    const file = await writeEventLogFile(lines);
+
+    // On the server, a SHARE lock held elsewhere lets ingest start its COPY but keeps the database
+    // from reading it: the rows pile up in the client and its socket, where reused buffers would
+    // be overwritten if copyFrom did not take them over.
+    const blocker = backend === 'server' ? new pg.Client({ connectionString: SERVER_URL }) : null;
+    if (blocker) {
+      await blocker.connect();
+      await blocker.query(`BEGIN; LOCK TABLE ${raw()}.event IN SHARE MODE`);
+    }
+    const loading = ingest(session.ctx, [file]);
+    if (blocker) {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await blocker.query('COMMIT');
+      await blocker.end();
+    }
+    expect(await loading).toMatchObject({ loaded: lines.length, rejected: 0 });
+    expect(await sums()).toEqual(expected);
+    // The same file again goes through the classifying load (every id is taken) and adds nothing.
+    expect(await ingest(session.ctx, [file])).toMatchObject({ loaded: 0, duplicates: lines.length, rejected: 0 });
+    expect(await sums()).toEqual(expected);
   });
 
   it('reads a header-only file as zero rows', async () => {
