@@ -151,8 +151,10 @@ function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, t
   const { kind, severity, values, to, field } = describeColumnTest(test);
   const base = { table: t.name, column, severity, type: kind, name: `${kind}_${t.name}_${column}` };
   const onTable = t.kind === 'table';
+  // The guard's names are inlined as SQL string literals: these three queries take no parameters.
+  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
   const unguarded = (guardKind: GuardedKind, parent?: string, parentField?: string) =>
-    onTable ? ` AND NOT ${guardSql(guardKind, `'${rel.replaceAll("'", "''")}'`, `'${column.replaceAll("'", "''")}'`, parent && `'${parent.replaceAll("'", "''")}'`, parentField && `'${parentField.replaceAll("'", "''")}'`)}` : '';
+    onTable ? ` AND NOT ${guardSql(guardKind, literal(rel), literal(column), parent && literal(parent), parentField && literal(parentField))}` : '';
   switch (kind) {
     case 'unique':
       return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL${unguarded('unique')} GROUP BY ${col} HAVING count(*) > 1`, params: [] };
