@@ -40,11 +40,11 @@ const INITDB_PARAMS = ['-c', `shared_buffers=${SHARED_BUFFERS}`];
 
 /**
  * COPY on PGlite reads one whole in-memory buffer per statement, so rows are sent in bounded
- * batches. Small batches keep the JS side small too: each batch's string and bytes are garbage
- * right after its COPY, and the fewer of them are alive, the less the heap grows between
- * collections (with 8 MB batches the JS heap reached ~330 MB during a 1M-event ingest, the WASM
- * memory 189 MB, the process 742 MB). 256 KB is also the size of the chunks ingest yields, so
- * one chunk is one COPY; the per-statement overhead is negligible.
+ * batches, gathered in one staging buffer that copyFrom reuses. Small batches keep that buffer,
+ * and what PostgreSQL reads at once, small (when batches were 8 MB strings, the JS heap reached
+ * ~330 MB during a 1M-event ingest, the WASM memory 189 MB, the process 742 MB). 256 KB is also
+ * the size of the chunks ingest yields, so one chunk is one COPY; the per-statement overhead is
+ * negligible.
  */
 const COPY_BATCH_BYTES = 256 * 1024;
 
