@@ -3,7 +3,6 @@
 -- the previous or the new version. dim_event_type is reference data owned by the migrations.
 TRUNCATE
     {{mart}}.professional_availability_history,
-    {{mart}}.fct_proposal,
     {{mart}}.fct_event,
     {{mart}}.dim_service,
     {{mart}}.dim_professional,

@@ -96,16 +96,19 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
 
   it('relationships catches an orphan (with the foreign key dropped)', async () => {
     const failures = await failuresAfter(`
-      ALTER TABLE ${mart()}.fct_proposal DROP CONSTRAINT fct_proposal_service_id_fkey;
+      ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_service_id_fkey;
       DELETE FROM ${mart()}.dim_service WHERE service_id = (SELECT service_id FROM ${mart()}.fct_proposal LIMIT 1)`);
-    expect(failures.map((f) => f.name)).toContain('relationships_fct_proposal_service_id_to_dim_service');
-    expect(failures.map((f) => f.name)).toContain('schema_fct_proposal_fk_service_id');
-    expect(failures.map((f) => f.name)).toContain('schema_fct_proposal_column_constraints');
+    expect(failures.map((f) => f.name)).toContain('relationships_fct_event_service_id_to_dim_service');
+    expect(failures.map((f) => f.name)).toContain('schema_fct_event_fk_service_id');
+    expect(failures.map((f) => f.name)).toContain('schema_fct_event_column_constraints');
   });
 
   it('schema tests catch a wrong type, a missing column, a missing primary key and a missing table', async () => {
     const failures = await failuresAfter(`
-      ALTER TABLE ${mart()}.fct_proposal ALTER COLUMN lead_fee TYPE numeric(12, 4);
+      DROP VIEW ${mart()}.fct_proposal;
+      CREATE VIEW ${mart()}.fct_proposal AS
+        SELECT event_id, professional_id, service_id, date_key, created_at, lead_fee::numeric(12, 4) AS lead_fee
+        FROM ${mart()}.fct_event WHERE event_type = 'proposed';
       ALTER TABLE ${mart()}.dim_date DROP COLUMN is_weekend;
       ALTER TABLE ${mart()}.dim_event_type DROP CONSTRAINT dim_event_type_pkey CASCADE;
       DROP VIEW ${mart()}.availability_snapshot_monthly`);
@@ -123,9 +126,17 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
 
   it('lead_fee_non_negative catches a negative fee (with the check constraint dropped)', async () => {
     const failures = await failuresAfter(`
-      ALTER TABLE ${mart()}.fct_proposal DROP CONSTRAINT fct_proposal_lead_fee_check;
-      UPDATE ${mart()}.fct_proposal SET lead_fee = -1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal)`);
+      ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_lead_fee_check;
+      UPDATE ${mart()}.fct_event SET lead_fee = -1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal)`);
     expect(failures).toContainEqual({ name: 'lead_fee_non_negative', status: 'fail', failing_rows: 1 });
+  });
+
+  it('proposal_measures_only_on_proposals catches a proposal without a fee and an event with one (with the checks dropped)', async () => {
+    const failures = await failuresAfter(`
+      ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_lead_fee_only_on_proposals;
+      UPDATE ${mart()}.fct_event SET lead_fee = NULL WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal);
+      UPDATE ${mart()}.fct_event SET lead_fee = 1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_event WHERE event_type <> 'proposed')`);
+    expect(failures).toContainEqual({ name: 'proposal_measures_only_on_proposals', status: 'fail', failing_rows: 2 });
   });
 
   it('custom tests catch ingest counts that do not add up', async () => {
