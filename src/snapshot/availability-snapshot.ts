@@ -38,8 +38,10 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, range: Sna
   let from = range.from === undefined ? undefined : parseIsoDate(range.from, '--from');
   let to = range.to === undefined ? undefined : parseIsoDate(range.to, '--to');
   if (from === undefined || to === undefined) {
+    // The model builds dim_date with fct_event, from the first to the last event date: its few
+    // hundred rows give the bounds without reading every event.
     const { rows } = await db.query<{ first: string | null; last: string | null }>(
-      `SELECT min(event_date)::text AS first, max(event_date)::text AS last FROM ${mart}.fct_event`,
+      `SELECT min(date)::text AS first, max(date)::text AS last FROM ${mart}.dim_date`,
     );
     from ??= rows[0]?.first ?? undefined;
     to ??= rows[0]?.last ?? undefined;
