@@ -17,7 +17,12 @@ export interface MigrationResult {
  * own transaction and recorded with a checksum. Editing an applied migration is refused: schema
  * changes are new files. Callers hold the pipeline lock, so two processes never race here.
  */
-export async function migrate(db: Database, schemas: SchemaNames): Promise<MigrationResult> {
+export interface MigrateOptions {
+  /** Apply migrations up to and including this version only (default: all). */
+  through?: number;
+}
+
+export async function migrate(db: Database, schemas: SchemaNames, options: MigrateOptions = {}): Promise<MigrationResult> {
   const raw = quoteIdentifier(schemas.raw);
   await db.exec(`
     CREATE SCHEMA IF NOT EXISTS ${raw};
@@ -37,6 +42,7 @@ export async function migrate(db: Database, schemas: SchemaNames): Promise<Migra
     const match = /^(\d+)_(.+)\.sql$/.exec(file);
     if (!match) throw new PipelineError(`migration file name must be NNNN_name.sql: ${file}`, EXIT_CODES.internal);
     const version = Number(match[1]);
+    if (options.through !== undefined && version > options.through) break;
     const name = match[2] as string;
     const template = await readSqlTemplate(`${MIGRATIONS_DIR}/${file}`);
     // The checksum is of the file as written, so it does not depend on the schema names.
