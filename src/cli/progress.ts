@@ -2,24 +2,44 @@ import type { ProgressReporter } from '../pipeline/context.js';
 import { silentProgress } from '../pipeline/context.js';
 
 const REDRAW_MS = 250;
+const ACTIVITY_REDRAW_MS = 1000;
 
 /**
- * Rows, MB/s and ETA on one redrawn stderr line while a long step runs. Only on a terminal and
+ * Rows, MB/s and ETA on one redrawn stderr line while a long step runs; for work of unknown size
+ * (the model's statements, the data tests), what runs and for how long. Only on a terminal and
  * never with --json, so logs and machine output stay clean.
  */
-export function terminalProgress(enabled: boolean, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+export function terminalProgress(enabled: boolean, stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'> = process.stderr): ProgressReporter {
   if (!enabled || !stream.isTTY) return silentProgress;
   let label = '';
   let total: number | undefined;
   let startedAt = 0;
   let lastDraw = 0;
   let drawn = false;
+  let ticker: NodeJS.Timeout | undefined;
+  const stopTicker = () => {
+    clearInterval(ticker);
+    ticker = undefined;
+  };
+  const drawActivity = () => {
+    stream.write(`\r${label} (${Math.floor((Date.now() - startedAt) / 1000)}s)\u001b[K`);
+    drawn = true;
+  };
   return {
     start(newLabel, totalBytes) {
+      stopTicker();
       label = newLabel;
       total = totalBytes;
       startedAt = Date.now();
       lastDraw = 0;
+    },
+    activity(newLabel) {
+      stopTicker();
+      label = newLabel;
+      startedAt = Date.now();
+      drawActivity();
+      // Redrawn while the statement runs; unref'd, so it never keeps the process alive.
+      ticker = setInterval(drawActivity, ACTIVITY_REDRAW_MS).unref();
     },
     update(rows, bytes) {
       const now = Date.now();
@@ -35,6 +55,7 @@ export function terminalProgress(enabled: boolean, stream: NodeJS.WriteStream = 
       drawn = true;
     },
     stop() {
+      stopTicker();
       if (drawn) stream.write('\r\u001b[K');
       drawn = false;
     },

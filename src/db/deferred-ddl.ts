@@ -2,6 +2,8 @@ import type { Database } from './database.js';
 
 /** A constraint or index as the migrations created it, with the statements that remove and restore it. */
 export interface DeferredDdl {
+  /** The constraint's or the index's name. */
+  name: string;
   drop: string;
   create: string;
 }
@@ -22,17 +24,18 @@ export async function deferrableConstraintsAndIndexes(db: Database, schema: stri
      ORDER BY c.contype = 'f' DESC, 1, 2`,
     [schema, tables],
   );
-  const { rows: indexes } = await db.query<{ name: string; def: string }>(
-    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
-     FROM pg_index AS i JOIN pg_class AS t ON t.oid = i.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace
+  const { rows: indexes } = await db.query<{ name: string; qualified: string; def: string }>(
+    `SELECT quote_ident(ic.relname) AS name, i.indexrelid::regclass::text AS qualified, pg_get_indexdef(i.indexrelid) AS def
+     FROM pg_index AS i JOIN pg_class AS ic ON ic.oid = i.indexrelid
+     JOIN pg_class AS t ON t.oid = i.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace
      WHERE NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
        AND n.nspname = $1 AND t.relname = ANY ($2::text[])
-     ORDER BY 1`,
+     ORDER BY 2`,
     [schema, tables],
   );
   return [
-    ...constraints.map((c) => ({ drop: `ALTER TABLE ${c.tbl} DROP CONSTRAINT ${c.name}`, create: `ALTER TABLE ${c.tbl} ADD CONSTRAINT ${c.name} ${c.def}` })),
-    ...indexes.map((ix) => ({ drop: `DROP INDEX ${ix.name}`, create: ix.def })),
+    ...constraints.map((c) => ({ name: c.name, drop: `ALTER TABLE ${c.tbl} DROP CONSTRAINT ${c.name}`, create: `ALTER TABLE ${c.tbl} ADD CONSTRAINT ${c.name} ${c.def}` })),
+    ...indexes.map((ix) => ({ name: ix.name, drop: `DROP INDEX ${ix.qualified}`, create: ix.def })),
   ];
 }
 
@@ -40,7 +43,14 @@ export async function dropDeferred(db: Database, deferred: readonly DeferredDdl[
   for (const ddl of deferred) await db.exec(ddl.drop);
 }
 
-/** Re-creates in reverse drop order: keys before the foreign keys that need them. */
-export async function recreateDeferred(db: Database, deferred: readonly DeferredDdl[]): Promise<void> {
-  for (const ddl of [...deferred].reverse()) await db.exec(ddl.create);
+/**
+ * Re-creates in reverse drop order: keys before the foreign keys that need them. `onEach` is told
+ * before each statement (progress: on a large table each is a sort or a join of seconds).
+ */
+export async function recreateDeferred(db: Database, deferred: readonly DeferredDdl[], onEach?: (ddl: DeferredDdl, position: number, count: number) => void): Promise<void> {
+  const order = [...deferred].reverse();
+  for (const [i, ddl] of order.entries()) {
+    onEach?.(ddl, i + 1, order.length);
+    await db.exec(ddl.create);
+  }
 }

@@ -79,7 +79,14 @@ export async function ingest(ctx: PipelineContext, files: readonly string[]): Pr
   // writes every new page again, an autovacuum starts on them while the model runs, and index-only
   // scans of the primary key (the data tests compare it with fct_event's) read the heap. It visits
   // only pages not yet all-visible, so appending a day to a large table costs that day's pages.
-  if (result.loaded > 0) await ctx.db.exec(`VACUUM (ANALYZE) ${quoteIdentifier(ctx.schemas.raw)}.event`);
+  if (result.loaded > 0) {
+    ctx.progress.activity('ingest: vacuum and analyze');
+    try {
+      await ctx.db.exec(`VACUUM (ANALYZE) ${quoteIdentifier(ctx.schemas.raw)}.event`);
+    } finally {
+      ctx.progress.stop();
+    }
+  }
   return result;
 }
 
@@ -157,7 +164,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
         },
       }),
     );
-    await recreateDeferred(db, deferredKeys);
+    await recreateDeferred(db, deferredKeys, (ddl, position, count) => ctx.progress.activity(`ingest ${file}: key and index, ${ddl.name} (${position}/${count})`));
   } catch (error) {
     if (!(error instanceof DirectLoadAbandoned) && !isUniqueViolation(error)) throw error;
     await db.exec('ROLLBACK TO SAVEPOINT direct_load');

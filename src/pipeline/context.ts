@@ -15,12 +15,15 @@ export interface PipelineContext {
 }
 
 export interface ProgressReporter {
+  /** A pass over input of known size: rows, MB/s and ETA follow from update(). */
   start(label: string, totalBytes?: number): void;
   update(rows: number, bytes: number): void;
+  /** Work whose size is unknown (a long SQL statement): the label and the time spent so far. */
+  activity(label: string): void;
   stop(): void;
 }
 
-export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, stop: () => undefined };
+export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, activity: () => undefined, stop: () => undefined };
 
 export function schemaNames(settings: Settings): SchemaNames {
   return { mart: settings.martSchema, raw: settings.rawSchema, staging: settings.stagingSchema };

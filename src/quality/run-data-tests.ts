@@ -39,9 +39,12 @@ export async function runCompiledTest(db: Database, test: CompiledTest): Promise
   }
 }
 
-export async function runTests(db: Database, tests: readonly CompiledTest[]): Promise<DataTestReport> {
+export async function runTests(db: Database, tests: readonly CompiledTest[], onEach?: (test: CompiledTest, position: number, count: number) => void): Promise<DataTestReport> {
   const results: DataTestResult[] = [];
-  for (const test of tests) results.push(await runCompiledTest(db, test));
+  for (const [i, test] of tests.entries()) {
+    onEach?.(test, i + 1, tests.length);
+    results.push(await runCompiledTest(db, test));
+  }
   return {
     passed: results.filter((r) => r.status === 'pass').length,
     warnings: results.filter((r) => r.status === 'warn').length,
@@ -53,5 +56,9 @@ export async function runTests(db: Database, tests: readonly CompiledTest[]): Pr
 /** The quality gate: every test declared in sql/models/schema.yml. */
 export async function runDataTests(ctx: PipelineContext, schemaFile?: string): Promise<DataTestReport> {
   const declarations = await loadSchemaFile(schemaFile);
-  return runTests(ctx.db, compileTests(declarations, ctx.schemas));
+  try {
+    return await runTests(ctx.db, compileTests(declarations, ctx.schemas), (test, position, count) => ctx.progress.activity(`test: ${test.name} (${position}/${count})`));
+  } finally {
+    ctx.progress.stop();
+  }
 }

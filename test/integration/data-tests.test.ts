@@ -60,6 +60,14 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(report.passed).toBeGreaterThan(100);
   });
 
+  it('reports each test as progress while it runs, and clears the line at the end', async () => {
+    const reported: string[] = [];
+    const progress = { start: () => undefined, update: () => undefined, activity: (label: string) => reported.push(label), stop: () => reported.push('(stop)') };
+    const report = await runDataTests({ ...session.ctx, progress });
+    const count = report.results.length;
+    expect(reported).toEqual([...report.results.map((r, i) => `test: ${r.name} (${i + 1}/${count})`), '(stop)']);
+  });
+
   it('unique catches a duplicated key (with the primary key dropped)', async () => {
     const failures = await failuresAfter(`
       ALTER TABLE ${mart()}.dim_date DROP CONSTRAINT dim_date_date_key;

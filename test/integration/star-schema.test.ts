@@ -133,6 +133,24 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     }
   });
 
+  it('reports each statement it runs as progress, and clears the line at the end', async () => {
+    const reported: string[] = [];
+    const progress = { start: () => undefined, update: () => undefined, activity: (label: string) => reported.push(label), stop: () => reported.push('(stop)') };
+    await buildModel({ ...session.ctx, progress });
+    expect(reported.slice(0, 6)).toEqual([
+      'model: 01_clear_mart.sql (1/6)',
+      'model: 02_dim_professional.sql (2/6)',
+      'model: 03_dim_date.sql (3/6)',
+      'model: 04_dim_service.sql (4/6)',
+      'model: 05_fct_event.sql (5/6)',
+      'model: 06_professional_availability_history.sql (6/6)',
+    ]);
+    const keys = reported.filter((label) => label.startsWith('model: keys and indexes, '));
+    expect(keys).toContainEqual(expect.stringMatching(/^model: keys and indexes, fct_event_pkey \(\d+\/\d+\)$/));
+    expect(keys.at(-1)).toMatch(new RegExp(`\\(${keys.length}/${keys.length}\\)$`));
+    expect(reported.slice(-2)).toEqual(['model: counting rows', '(stop)']);
+  });
+
   it('rebuilds to the same rows when run again', async () => {
     const before = await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id');
     await buildModel(session.ctx);
