@@ -12,16 +12,16 @@ export interface MigrationResult {
   alreadyApplied: number;
 }
 
-/**
- * Versioned, forward-only migrations (`sql/migrations/NNNN_name.sql`), each applied once in its
- * own transaction and recorded with a checksum. Editing an applied migration is refused: schema
- * changes are new files. Callers hold the pipeline lock, so two processes never race here.
- */
 export interface MigrateOptions {
   /** Apply migrations up to and including this version only (default: all). */
   through?: number;
 }
 
+/**
+ * Versioned, forward-only migrations (`sql/migrations/NNNN_name.sql`), each applied once in its
+ * own transaction and recorded with a checksum. Editing an applied migration is refused: schema
+ * changes are new files. Callers hold the pipeline lock, so two processes never race here.
+ */
 export async function migrate(db: Database, schemas: SchemaNames, options: MigrateOptions = {}): Promise<MigrationResult> {
   const raw = quoteIdentifier(schemas.raw);
   await db.exec(`
