@@ -136,13 +136,13 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   let rejectedRows = '';
 
   await db.exec('SAVEPOINT direct_load');
-  const deferredKeys = await deferKeysIfEmpty(ctx);
+  const emptyTable = await prepareEmptyTableLoad(ctx);
   ctx.progress.start(`ingest ${file}`, bytes);
   let loaded: number;
   try {
     loaded = await db.copyFrom(
       `COPY ${quoteIdentifier(schemas.raw)}.event (event_id, event_type, professional_id, created_at, meta_data, source_line, source_file, run_id)`,
-      COPY_TEXT_OPTIONS,
+      COPY_TEXT_OPTIONS + emptyTable.copyOptions,
       encodeLines(ctx, file, counter, {
         certain(out, line, bytes, start, end) {
           out.reserve(end - start + MAX_LINE_NUMBER_BYTES + rowEnd.length);
@@ -164,7 +164,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
         },
       }),
     );
-    await recreateDeferred(db, deferredKeys, (ddl, position, count) => ctx.progress.activity(`ingest ${file}: key and index, ${ddl.name} (${position}/${count})`));
+    await recreateDeferred(db, emptyTable.deferred, (ddl, position, count) => ctx.progress.activity(`ingest ${file}: key and index, ${ddl.name} (${position}/${count})`));
   } catch (error) {
     if (!(error instanceof DirectLoadAbandoned) && !isUniqueViolation(error)) throw error;
     await db.exec('ROLLBACK TO SAVEPOINT direct_load');
@@ -190,18 +190,32 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
   });
 }
 
+interface EmptyTableLoad {
+  /** The keys and indexes dropped for the COPY, to re-create after it. */
+  deferred: DeferredDdl[];
+  /** COPY options that add to COPY_TEXT_OPTIONS: FREEZE when the table was empty. */
+  copyOptions: string;
+}
+
 /**
  * Into an empty raw.event (the first load, typically the largest) its primary key and index are
  * dropped for the COPY and re-created after it (see deferrableConstraintsAndIndexes); re-creating
- * the key fails like the COPY would have if an event_id repeats. The drop holds an exclusive lock
- * on raw.event until commit; the table is empty, so no reader waits for anything.
+ * the key fails like the COPY would have if an event_id repeats. And the empty table is truncated
+ * in the direct load's subtransaction, which lets COPY FREEZE write the rows already frozen, with
+ * their hint bits and the visibility map set: the VACUUM after the load then has nothing to do,
+ * and no later reader writes the pages again. Rolled back with the savepoint if the load fails.
+ * The drop and the TRUNCATE hold an exclusive lock on raw.event until commit; the table is empty,
+ * so no reader waits for anything (and FREEZE's one caveat, rows visible to transactions whose
+ * snapshot predates the load, concerns no reader of an empty table).
  */
-async function deferKeysIfEmpty(ctx: PipelineContext): Promise<DeferredDdl[]> {
-  const { rows } = await ctx.db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT FROM ${quoteIdentifier(ctx.schemas.raw)}.event) AS empty`);
-  if (!rows[0]?.empty) return [];
+async function prepareEmptyTableLoad(ctx: PipelineContext): Promise<EmptyTableLoad> {
+  const event = `${quoteIdentifier(ctx.schemas.raw)}.event`;
+  const { rows } = await ctx.db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT FROM ${event}) AS empty`);
+  if (!rows[0]?.empty) return { deferred: [], copyOptions: '' };
   const deferred = await deferrableConstraintsAndIndexes(ctx.db, ctx.schemas.raw, ['event']);
   await dropDeferred(ctx.db, deferred);
-  return deferred;
+  await ctx.db.exec(`TRUNCATE ${event}`);
+  return { deferred, copyOptions: ', FREEZE true' };
 }
 
 /** The rejected share of a file's lines, and whether --max-reject-ratio lets its events in. */
