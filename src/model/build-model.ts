@@ -61,9 +61,12 @@ export async function buildModel(ctx: PipelineContext): Promise<ModelResult> {
     // and to an autovacuum that would start on the fresh tables while the next steps run. With the
     // visibility map set, index-only scans work at once: the test comparing fct_event with the raw
     // events merges the two primary keys instead of hashing 10M keys in batches.
+    // ANALYZE again: the one in the transaction ran before its rows were committed, so the
+    // statistics still count them all as changed since the last analyze, and autovacuum would
+    // analyze every table again seconds later, in the middle of the next steps.
     // VACUUM cannot run inside a transaction; killed midway it leaves nothing to undo.
-    progress.activity('model: vacuum');
-    await db.exec(`VACUUM ${rebuiltTables}`);
+    progress.activity('model: vacuum and analyze');
+    await db.exec(`VACUUM (ANALYZE) ${rebuiltTables}`);
     progress.activity('model: counting rows');
     const counts = await db.query<Record<string, number>>(
       `SELECT ${MART_TABLES.map((t) => `(SELECT count(*)::integer FROM ${mart}.${quoteIdentifier(t)}) AS ${quoteIdentifier(t)}`).join(', ')}`,
