@@ -1,10 +1,12 @@
+import { EVENT_LOG_DELIMITER } from './event-log-format.js';
+
 /**
  * Ingest sends rows to `COPY ... WITH (FORMAT text, DELIMITER ';', NULL '')`: the event log's own
  * delimiter, so a valid line is already a row of COPY text and goes to the database as the bytes
  * it is. An empty field is NULL (the raw layer stores an empty meta_data as NULL; no other column
  * is ever empty), and a backslash starts an escape.
  */
-export const COPY_TEXT_OPTIONS = "FORMAT text, DELIMITER ';', NULL ''";
+export const COPY_TEXT_OPTIONS = `FORMAT text, DELIMITER '${EVENT_LOG_DELIMITER}', NULL ''`;
 
 const NEEDS_ESCAPE = /[\\;\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', ';': '\\;', '\n': '\\n', '\r': '\\r' };

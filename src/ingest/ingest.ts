@@ -5,7 +5,7 @@ import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
-import { EVENT_LOG_DELIMITER } from './event-log-format.js';
+import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE } from './event-log-format.js';
 import { MAX_LINE_BYTES, checkEventLogFile, readEventLogLines, splitFields } from './read-event-log.js';
 import type { Rejection } from './validate-event.js';
 import { findRejection, isCertainlyValidLine } from './validate-event.js';
@@ -147,7 +147,7 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
         certain(out, line, bytes, start, end) {
           out.reserve(end - start + MAX_LINE_NUMBER_BYTES + rowEnd.length);
           out.copy(bytes, start, end);
-          out.byte(SEMICOLON);
+          out.byte(EVENT_LOG_DELIMITER_BYTE);
           out.integer(line);
           out.copy(rowEnd, 0, rowEnd.length);
         },
@@ -243,7 +243,7 @@ async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number
         certain(out, line, bytes, start, end) {
           out.reserve(MAX_LINE_NUMBER_BYTES + end - start + INCOMING_VALID_ROW_END.length);
           out.integer(line);
-          out.byte(SEMICOLON);
+          out.byte(EVENT_LOG_DELIMITER_BYTE);
           out.copy(bytes, start, end);
           out.copy(INCOMING_VALID_ROW_END, 0, INCOMING_VALID_ROW_END.length);
         },
@@ -307,7 +307,6 @@ function encodeRejected(line: number, fields: readonly string[], rejection: Reje
   return `${line};;;;;;${copyTextField(raw)};${copyTextField(rejection.field)};${copyTextField(rejection.reason)}\n`;
 }
 
-const SEMICOLON = 0x3b;
 /** The rejected_* columns of a valid `incoming` row are NULL. */
 const INCOMING_VALID_ROW_END = Buffer.from(';;;\n');
 /** A line number (an integer) in decimal. */

@@ -1,5 +1,5 @@
 import type { EventType } from './event-log-format.js';
-import { EVENT_LOG_HEADER, EVENT_TYPES, PROPOSAL_META_SEPARATOR } from './event-log-format.js';
+import { EVENT_LOG_DELIMITER_BYTE, EVENT_LOG_HEADER, EVENT_TYPES, PROPOSAL_META_SEPARATOR } from './event-log-format.js';
 
 export interface ValidEvent {
   eventId: string;
@@ -80,7 +80,6 @@ function quote(value: string): string {
 // complete (a property test holds the two to the same verdicts). It accepts only printable ASCII
 // without a backslash, so an accepted line is also valid COPY text as it is (see ingest).
 
-const SEMICOLON = 0x3b;
 const UNDERSCORE = 0x5f;
 const SPACE = 0x20;
 const TILDE = 0x7e;
@@ -188,7 +187,7 @@ export function isCertainlyValidLine(bytes: Uint8Array, start: number, end: numb
   let semi3 = -1;
   let semi4 = -1;
   for (let i = start; i < end; i++) {
-    if (bytes[i] !== SEMICOLON) continue;
+    if (bytes[i] !== EVENT_LOG_DELIMITER_BYTE) continue;
     if (semi1 < 0) semi1 = i;
     else if (semi2 < 0) semi2 = i;
     else if (semi3 < 0) semi3 = i;
