@@ -1,14 +1,14 @@
 -- Rebuilds instapro.availability_snapshot for the days [instapro.from, instapro.to] (session
--- settings, inclusive). Semantics (README, "Availability semantics"):
+-- settings, inclusive). Semantics (docs/availability.md):
 --   * only became_able_to_propose / became_unable_to_propose change a professional's state;
 --   * the state at an instant is the type of the latest availability event at or before it,
 --     ordered by created_at, then event_id; no availability event yet means not able;
 --   * active_professionals_count(D) = professionals able at the end of D;
 --   * able_at_any_moment_count(D) = professionals able at the start of D or who became able during D.
--- Cost grows with events + days, not professionals x days: each professional contributes one
--- row per day on which it has availability events; a running sum of +1/-1 changes over a date
--- spine gives the count. Days before the range only feed the starting count, so recomputing a
--- range gives exactly what a full rebuild gives.
+-- Cost grows with the range's availability events and days, not with the history: the state at
+-- the start of the range comes from professional_availability_history, and within the range a
+-- running sum of +1/-1 changes over a date spine gives the count. Recomputing any range therefore
+-- gives exactly what a full rebuild gives for those days.
 DELETE FROM {{mart}}.availability_snapshot
 WHERE date BETWEEN current_setting('instapro.from')::date AND current_setting('instapro.to')::date;
 
@@ -18,11 +18,12 @@ WITH bounds AS (
     SELECT current_setting('instapro.from')::date AS from_date, current_setting('instapro.to')::date AS to_date
 ),
 availability_event AS (
+    -- The literal list matches fct_event_availability_date_idx, which finds the range's events.
     SELECT e.professional_id, e.event_date, e.created_at, e.event_id,
            e.event_type = 'became_able_to_propose' AS is_able
-    FROM {{mart}}.fct_event AS e, bounds AS b
+    FROM {{mart}}.fct_event AS e
     WHERE e.event_type IN ('became_able_to_propose', 'became_unable_to_propose')
-      AND e.event_date <= b.to_date
+      AND e.event_date BETWEEN (SELECT from_date FROM bounds) AND (SELECT to_date FROM bounds)
 ),
 professional_day AS (
     -- The last availability event of the day decides the state at the day's end.
@@ -34,13 +35,22 @@ professional_day AS (
     FROM availability_event
     GROUP BY professional_id, event_date
 ),
+state_before_range AS (
+    -- A professional's state when the range starts: that of its last period begun before it.
+    SELECT DISTINCT ON (h.professional_id) h.professional_id, h.is_able
+    FROM {{mart}}.professional_availability_history AS h
+    WHERE h.professional_id IN (SELECT professional_id FROM professional_day)
+      AND h.valid_from < (SELECT from_date FROM bounds)
+    ORDER BY h.professional_id, h.valid_from DESC
+),
 professional_day_change AS (
     SELECT
-        event_date,
-        able_at_end,
-        had_became_able,
-        coalesce(lag(able_at_end) OVER (PARTITION BY professional_id ORDER BY event_date), false) AS able_at_start
-    FROM professional_day
+        d.event_date,
+        d.able_at_end,
+        d.had_became_able,
+        coalesce(lag(d.able_at_end) OVER (PARTITION BY d.professional_id ORDER BY d.event_date), s.is_able, false) AS able_at_start
+    FROM professional_day AS d
+    LEFT JOIN state_before_range AS s ON s.professional_id = d.professional_id
 ),
 daily_change AS (
     SELECT
@@ -52,9 +62,10 @@ daily_change AS (
     GROUP BY event_date
 ),
 active_before_range AS (
-    SELECT coalesce(sum(c.became_active - c.became_inactive), 0) AS active
-    FROM daily_change AS c, bounds AS b
-    WHERE c.event_date < b.from_date
+    -- Professionals able when the range starts: their able period began before it and had not ended.
+    SELECT count(*) AS active
+    FROM {{mart}}.professional_availability_history AS h, bounds AS b
+    WHERE h.is_able AND h.valid_from < b.from_date AND (h.valid_to IS NULL OR h.valid_to >= b.from_date)
 ),
 spine AS (
     SELECT generate_series(b.from_date, b.to_date, interval '1 day')::date AS date

@@ -8,16 +8,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { PACKAGE_ROOT } from '../db/sql-files.js';
+import { GENERATE_DEFAULTS } from '../generate/generate-event-log.js';
 import { currentChild, lastJsonLine, measure, CLI } from './measure.js';
 import { BENCH_USAGE, BenchUsageError, parseBenchOptions } from './options.js';
 import type { BenchOptions } from './options.js';
-import { STEPS, evaluateTargets, renderRuns, renderTargets, snapshotScaling } from './report.js';
-import type { Backend, CopyBaseline, PipelineMeasurement, RunResult, Step } from './report.js';
+import { STEPS, evaluateIncrementalTargets, evaluateTargets, renderIncremental, renderRuns, renderTargets, snapshotScaling } from './report.js';
+import type { Backend, CopyBaseline, IncrementalResult, PipelineMeasurement, RunResult, Step } from './report.js';
 
 const SERVER_URL_VARIABLES = ['INSTAPRO_BENCH_DATABASE_URL', 'INSTAPRO_TEST_DATABASE_URL'] as const;
 
@@ -80,8 +84,49 @@ async function directorySize(dir: string): Promise<number> {
   return total;
 }
 
+/** The last day of a generated log (the generator's default period). */
+function lastGeneratedDay(): string {
+  const d = new Date(`${GENERATE_DEFAULTS.start}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + GENERATE_DEFAULTS.days - 1);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Splits a log into its events before `day` and the events of `day`, both with the header. */
+async function holdBackLastDay(file: string, day: string, dir: string): Promise<{ history: string; day: string; dayDate: string; historyEvents: number; dayEvents: number }> {
+  const history = path.join(dir, `history-${path.basename(file)}`);
+  const dayFile = path.join(dir, `day-${path.basename(file)}`);
+  const historyOut = createWriteStream(history);
+  const dayOut = createWriteStream(dayFile);
+  let header: string | undefined;
+  let historyEvents = 0;
+  let dayEvents = 0;
+  const write = async (out: NodeJS.WritableStream, line: string) => {
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
+  };
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (header === undefined) {
+      header = line;
+      await write(historyOut, line);
+      await write(dayOut, line);
+      continue;
+    }
+    // created_at is the fourth field: YYYY-MM-DD HH:MM:SS.
+    const createdAt = line.split(';', 4)[3] ?? '';
+    if (createdAt.startsWith(day)) {
+      dayEvents += 1;
+      await write(dayOut, line);
+    } else {
+      historyEvents += 1;
+      await write(historyOut, line);
+    }
+  }
+  await Promise.all([new Promise((resolve) => historyOut.end(resolve)), new Promise((resolve) => dayOut.end(resolve))]);
+  return { history, day: dayFile, dayDate: day, historyEvents, dayEvents };
+}
+
 class Bench {
   readonly runs: RunResult[] = [];
+  readonly incremental: IncrementalResult[] = [];
   private readonly files = new Map<number, GeneratedFile>();
   private readonly createdSchemas = new Set<string>();
   private admin: pg.Client | undefined;
@@ -206,11 +251,11 @@ class Bench {
     }
   }
 
-  /** `instapro run` as a subprocess; step times from the run log it wrote. */
-  private async pipeline(backend: Backend, events: number, file: string, env: Record<string, string>, stepTimes: (runId: number) => Promise<Partial<Record<Step, number>>>, databaseBytes: () => Promise<number | null>): Promise<PipelineMeasurement> {
+  /** `instapro run` as a subprocess (with `runArgs`: `--input FILE` or `--full-refresh`); step times from the run log it wrote. */
+  private async pipeline(backend: Backend, events: number, runArgs: readonly string[], env: Record<string, string>, stepTimes: (runId: number) => Promise<Partial<Record<Step, number>>>, databaseBytes: () => Promise<number | null>): Promise<PipelineMeasurement> {
     this.continueOrStop();
-    log(`  instapro run (${backend})`);
-    const m = await measure(process.execPath, [CLI, 'run', '--input', file, '--json'], {
+    log(`  instapro run ${runArgs.map((a) => (a.startsWith('/') ? path.basename(a) : a)).join(' ')} (${backend})`);
+    const m = await measure(process.execPath, [CLI, 'run', ...runArgs, '--json'], {
       env: childEnv(env),
       probeDir: this.tmp,
       timeoutMs: this.options.timeoutSeconds * 1000,
@@ -255,6 +300,71 @@ class Bench {
     return result;
   }
 
+  private serverStepTimes(schemas: Schemas): (runId: number) => Promise<Partial<Record<Step, number>>> {
+    return async (runId) => {
+      const { rows } = await this.db.query<{ step: Step; duration_ms: number }>(`SELECT step, duration_ms FROM ${quoteIdent(schemas.raw)}.pipeline_step_log WHERE run_id = $1`, [runId]);
+      return Object.fromEntries(rows.map((r) => [r.step, Number(r.duration_ms) / 1000]));
+    };
+  }
+
+  private serverBytes(schemaNames: readonly string[]): () => Promise<number | null> {
+    return async () => {
+      const { rows } = await this.db.query<{ bytes: string | null }>(
+        `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'm')`,
+        [schemaNames],
+      );
+      return rows[0]?.bytes === null || rows[0]?.bytes === undefined ? null : Number(rows[0].bytes);
+    };
+  }
+
+  private embeddedStepTimes(env: Record<string, string>, schemas: Schemas): (runId: number) => Promise<Partial<Record<Step, number>>> {
+    return async (runId) => {
+      const m = await measure(process.execPath, [CLI, 'sql', `SELECT step, duration_ms FROM ${quoteIdent(schemas.raw)}.pipeline_step_log WHERE run_id = ${runId}`, '--format', 'json'], {
+        env: childEnv(env),
+        probeDir: this.tmp,
+        timeoutMs: 600_000,
+      });
+      if (m.exitCode !== 0) throw new Error(m.stderr.trim());
+      const rows = JSON.parse(m.stdout) as { step: Step; duration_ms: number }[];
+      return Object.fromEntries(rows.map((r) => [r.step, Number(r.duration_ms) / 1000]));
+    };
+  }
+
+  /**
+   * The daily run: the generated log with its last day held back is loaded first (not timed as
+   * the daily run), then the run that loads the last day, then a full refresh of the same history.
+   */
+  async incrementalRun(backend: Backend, events: number, stillNeeded: boolean): Promise<void> {
+    this.continueOrStop();
+    log(`incremental, ${backend}, ${fmt(events)} events, last day held back${busy()}`);
+    const loadBefore = os.loadavg()[0] ?? 0;
+    const gen = await this.generated(events);
+    const split = await holdBackLastDay(gen.file, lastGeneratedDay(), this.tmp);
+    const schemas = this.newSchemas();
+    const all = [schemas.mart, schemas.raw, schemas.staging];
+    const dataDir = path.join(this.tmp, `pglite-incremental-${events}`);
+    const env = backend === 'server' ? { INSTAPRO_DATABASE_URL: this.serverUrl, ...schemaEnv(schemas) } : { INSTAPRO_DATA_DIR: dataDir, ...schemaEnv(schemas) };
+    const stepTimes = backend === 'server' ? this.serverStepTimes(schemas) : this.embeddedStepTimes(env, schemas);
+    const bytes = backend === 'server' ? this.serverBytes(all) : () => directorySize(dataDir);
+    if (backend === 'server') all.forEach((s) => this.createdSchemas.add(s));
+    try {
+      const history = await this.pipeline(backend, split.historyEvents, ['--input', split.history], env, stepTimes, bytes);
+      if (backend === 'server') await this.checkpoint();
+      const daily = history.status === 'succeeded' ? await this.pipeline(backend, split.dayEvents, ['--input', split.day], env, stepTimes, bytes) : history;
+      if (backend === 'server') await this.checkpoint();
+      const fullRefresh = daily.status === 'succeeded' ? await this.pipeline(backend, events, ['--full-refresh'], env, stepTimes, bytes) : daily;
+      this.incremental.push({ backend, events, dayEvents: split.dayEvents, day: split.dayDate, loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? 0 }, history, daily, fullRefresh });
+    } finally {
+      if (backend === 'server') await this.dropSchemas(all);
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(`${dataDir}.lock`, { recursive: true, force: true });
+      await rm(split.history, { force: true });
+      await rm(split.day, { force: true });
+      await this.release(events, stillNeeded);
+    }
+  }
+
   /** True when a server run's schemas no longer exist: someone else dropped them during the run. */
   private async vanished(env: Record<string, string>): Promise<boolean> {
     const names = [env.INSTAPRO_SCHEMA, env.INSTAPRO_RAW_SCHEMA, env.INSTAPRO_STAGING_SCHEMA].filter((n): n is string => Boolean(n));
@@ -273,24 +383,7 @@ class Bench {
     all.forEach((s) => this.createdSchemas.add(s));
     try {
       await this.checkpoint();
-      const pipeline = await this.pipeline(
-        'server',
-        events,
-        gen.file,
-        { INSTAPRO_DATABASE_URL: this.serverUrl, ...schemaEnv(schemas) },
-        async (runId) => {
-          const { rows } = await this.db.query<{ step: Step; duration_ms: number }>(`SELECT step, duration_ms FROM ${quoteIdent(schemas.raw)}.pipeline_step_log WHERE run_id = $1`, [runId]);
-          return Object.fromEntries(rows.map((r) => [r.step, Number(r.duration_ms) / 1000]));
-        },
-        async () => {
-          const { rows } = await this.db.query<{ bytes: string | null }>(
-            `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'm')`,
-            [all],
-          );
-          return rows[0]?.bytes === null || rows[0]?.bytes === undefined ? null : Number(rows[0].bytes);
-        },
-      );
+      const pipeline = await this.pipeline('server', events, ['--input', gen.file], { INSTAPRO_DATABASE_URL: this.serverUrl, ...schemaEnv(schemas) }, this.serverStepTimes(schemas), this.serverBytes(all));
       this.record('server', events, gen, copy, pipeline, loadBefore);
     } finally {
       await this.dropSchemas(all);
@@ -314,23 +407,7 @@ class Bench {
       if (init.exitCode !== 0) throw new Error(`instapro migrate failed on the embedded backend: ${init.stderr.trim().slice(-2000)}`);
       this.embeddedInit = { seconds: init.wallSeconds, peakRssMb: init.peakRssMb };
       log(`  created in ${init.wallSeconds.toFixed(1)} s, peak RSS ${init.peakRssMb?.toFixed(0) ?? '?'} MB`);
-      const pipeline = await this.pipeline(
-        'embedded',
-        events,
-        gen.file,
-        env,
-        async (runId) => {
-          const m = await measure(process.execPath, [CLI, 'sql', `SELECT step, duration_ms FROM ${quoteIdent(schemas.raw)}.pipeline_step_log WHERE run_id = ${runId}`, '--format', 'json'], {
-            env: childEnv(env),
-            probeDir: this.tmp,
-            timeoutMs: 600_000,
-          });
-          if (m.exitCode !== 0) throw new Error(m.stderr.trim());
-          const rows = JSON.parse(m.stdout) as { step: Step; duration_ms: number }[];
-          return Object.fromEntries(rows.map((r) => [r.step, Number(r.duration_ms) / 1000]));
-        },
-        () => directorySize(dataDir),
-      );
+      const pipeline = await this.pipeline('embedded', events, ['--input', gen.file], env, this.embeddedStepTimes(env, schemas), () => directorySize(dataDir));
       this.record('embedded', events, gen, null, pipeline, loadBefore);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
@@ -410,8 +487,12 @@ async function main(): Promise<number> {
   try {
     await bench.connect();
     log(`${options.quick ? 'quick run' : 'full run'}: server sizes ${options.sizes.map(fmt).join(', ')}; embedded ${options.embeddedSize > 0 ? fmt(options.embeddedSize) : 'skipped'}`);
-    for (const events of options.sizes) await bench.serverRun(events, events === options.embeddedSize);
+    for (const events of options.sizes) await bench.serverRun(events, options.incremental || events === options.embeddedSize);
     if (options.embeddedSize > 0) await bench.embeddedRun(options.embeddedSize);
+    if (options.incremental) {
+      for (const events of options.sizes) await bench.incrementalRun('server', events, events === options.embeddedSize && options.embeddedSize > 0);
+      if (options.embeddedSize > 0) await bench.incrementalRun('embedded', options.embeddedSize, false);
+    }
   } catch (error) {
     if (!interrupted) throw error;
   } finally {
@@ -419,7 +500,7 @@ async function main(): Promise<number> {
   }
   if (interrupted) return 130;
 
-  const targets = evaluateTargets(bench.runs);
+  const targets = [...evaluateTargets(bench.runs), ...evaluateIncrementalTargets(bench.incremental)];
   const finishedAt = new Date();
   const cpus = os.cpus();
   const result = {
@@ -436,7 +517,9 @@ async function main(): Promise<number> {
       postgres: bench.postgresVersion,
       pglite: await packageVersion('@electric-sql/pglite'),
     },
+    load_average_at_start: os.loadavg(),
     runs: bench.runs,
+    incremental: bench.incremental,
     snapshot_scaling: snapshotScaling(bench.runs),
     targets,
   };
@@ -456,13 +539,15 @@ async function main(): Promise<number> {
       '',
       renderRuns(bench.runs),
       '',
+      ...(bench.incremental.length > 0 ? ['daily run (last day held back) vs full refresh of the same history:', renderIncremental(bench.incremental), ''] : []),
       renderTargets(targets),
       '',
       `results: ${shownPath(stamped)} (and latest.json); targets missed do not fail the bench`,
       '',
     ].join('\n'),
   );
-  return bench.runs.some((r) => r.pipeline.status === 'failed') ? 1 : 0;
+  const failed = bench.runs.some((r) => r.pipeline.status === 'failed') || bench.incremental.some((r) => [r.history, r.daily, r.fullRefresh].some((p) => p.status === 'failed'));
+  return failed ? 1 : 0;
 }
 
 try {

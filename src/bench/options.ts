@@ -13,6 +13,8 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** Schemas are <prefix>_<random>[_raw|_staging|_copy]. */
   schemaPrefix: string;
+  /** The daily-run scenario (last day held back, then a full refresh) at every size. */
+  incremental: boolean;
 }
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
@@ -27,6 +29,8 @@ Benchmarks the instapro pipeline on generated event logs against a local Postgre
   --out-dir <dir>        results directory                     (default <package>/bench-results)
   --timeout <seconds>    kill a measured command after this    (default 3600)
   --schema-prefix <p>    run schemas are <p>_<random>_...      (default bench)
+  --no-incremental       skip the daily-run scenario (the log's last day held back and loaded
+                         by an incremental run, then a full refresh of the same history)
   -h, --help             this text`;
 
 export class BenchUsageError extends Error {}
@@ -59,6 +63,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | undef
         'out-dir': { type: 'string' },
         timeout: { type: 'string' },
         'schema-prefix': { type: 'string' },
+        'no-incremental': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -78,5 +83,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | undef
     outDir: v['out-dir'],
     timeoutSeconds: count('--timeout', v.timeout ?? '3600'),
     schemaPrefix: schemaPrefix(v['schema-prefix'] ?? 'bench'),
+    incremental: !(v['no-incremental'] ?? false),
   };
 }

@@ -40,6 +40,22 @@ export interface RunResult {
   ingestToCopyRatio: number | null;
 }
 
+/** The daily-run scenario: a log with its last day held back, that day loaded incrementally, then a full refresh. */
+export interface IncrementalResult {
+  backend: Backend;
+  /** The whole log: history and day. */
+  events: number;
+  day: string;
+  dayEvents: number;
+  loadAverage: { before: number; after: number };
+  /** Loading everything but the last day (a first build). */
+  history: PipelineMeasurement;
+  /** `instapro run --input <the last day>`: an incremental build. */
+  daily: PipelineMeasurement;
+  /** `instapro run --full-refresh` of the same events, right after. */
+  fullRefresh: PipelineMeasurement;
+}
+
 export type TargetStatus = 'PASS' | 'MISS' | 'N/A';
 
 export interface TargetResult {
@@ -56,6 +72,9 @@ export const TARGETS = {
   peakRssMb: 300,
   /** Snapshot time may grow as events^exponent; 1 is linear, the rest is allowance for timing noise. */
   snapshotMaxExponent: 1.1,
+  dailyEvents: 10_000_000,
+  dailySeconds: 5,
+  fullRefreshToDaily: 20,
 } as const;
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -181,4 +200,71 @@ export function renderTargets(targets: readonly TargetResult[]): string {
     targets.map((t) => [t.status, `${t.name}: ${t.target}`, t.measured]),
     [false, false, false],
   );
+}
+
+const succeededIncremental = (r: IncrementalResult): boolean => r.daily.status === 'succeeded' && r.fullRefresh.status === 'succeeded';
+
+/**
+ * The daily run's targets (server): at 10M events at most 5 s end to end and at least 20x cheaper
+ * than a full refresh of the same history; and its cost follows the day, not the history: from the
+ * smallest to the largest history it grows no more than the day's events do.
+ */
+export function evaluateIncrementalTargets(results: readonly IncrementalResult[]): TargetResult[] {
+  if (results.length === 0) return [];
+  const server = results.filter((r) => r.backend === 'server' && succeededIncremental(r)).sort((a, b) => a.events - b.events);
+  const big = server.find((r) => r.events >= TARGETS.dailyEvents);
+  const out: TargetResult[] = [];
+  out.push({
+    name: `daily run, ${fmtInt(TARGETS.dailyEvents)}-event history`,
+    target: `<= ${TARGETS.dailySeconds} s end to end (server)`,
+    measured: big ? `${fmtSec(big.daily.e2eSeconds)} s for ${fmtInt(big.dayEvents)} new events` : 'not run',
+    status: big ? (big.daily.e2eSeconds <= TARGETS.dailySeconds ? 'PASS' : 'MISS') : 'N/A',
+  });
+  out.push({
+    name: 'daily run vs full refresh',
+    target: `full refresh >= ${TARGETS.fullRefreshToDaily}x the daily run at ${fmtInt(TARGETS.dailyEvents)} (server)`,
+    measured:
+      server.length > 0 ? server.map((r) => `x${(r.fullRefresh.e2eSeconds / r.daily.e2eSeconds).toFixed(1)} at ${fmtInt(r.events)} (${fmtSec(r.fullRefresh.e2eSeconds)} s vs ${fmtSec(r.daily.e2eSeconds)} s)`).join(', ') : 'not run',
+    status: big ? (big.fullRefresh.e2eSeconds / big.daily.e2eSeconds >= TARGETS.fullRefreshToDaily ? 'PASS' : 'MISS') : 'N/A',
+  });
+  const first = server[0];
+  const last = server.at(-1);
+  if (first && last && last.events > first.events) {
+    const timeRatio = last.daily.e2eSeconds / first.daily.e2eSeconds;
+    const dayRatio = last.dayEvents / first.dayEvents;
+    out.push({
+      name: 'daily run cost follows the day, not the history',
+      target: 'daily time ratio <= new-events ratio, smallest to largest history (server)',
+      measured: `x${timeRatio.toFixed(2)} time for x${dayRatio.toFixed(1)} new events and x${(last.events / first.events).toFixed(1)} history`,
+      status: timeRatio <= dayRatio ? 'PASS' : 'MISS',
+    });
+  } else {
+    out.push({ name: 'daily run cost follows the day, not the history', target: 'two server sizes', measured: 'needs two server sizes', status: 'N/A' });
+  }
+  return out;
+}
+
+export function renderIncremental(results: readonly IncrementalResult[]): string {
+  const header = ['backend', 'events', 'day', 'new events', 'history e2e s', 'daily e2e s', 'daily ingest s', 'daily model s', 'daily snapshot s', 'daily test s', 'daily RSS MB', 'full refresh e2e s', 'full / daily', 'load', 'status'];
+  const rows = results.map((r) => {
+    const ok = succeededIncremental(r);
+    return [
+      r.backend,
+      fmtInt(r.events),
+      r.day,
+      fmtInt(r.dayEvents),
+      fmtSec(r.history.e2eSeconds),
+      fmtSec(r.daily.e2eSeconds),
+      fmtSec(r.daily.steps.ingest),
+      fmtSec(r.daily.steps.model),
+      fmtSec(r.daily.steps.snapshot),
+      fmtSec(r.daily.steps.test),
+      fmtMb(r.daily.peakRssMb),
+      fmtSec(r.fullRefresh.e2eSeconds),
+      ok ? `x${(r.fullRefresh.e2eSeconds / r.daily.e2eSeconds).toFixed(1)}` : '-',
+      `${r.loadAverage.before.toFixed(1)}/${r.loadAverage.after.toFixed(1)}`,
+      ok && r.history.status === 'succeeded' ? 'ok' : `FAILED: ${r.history.error ?? r.daily.error ?? r.fullRefresh.error ?? ''}`.slice(0, 200),
+    ];
+  });
+  return table(header, rows, header.map((_, i) => i > 0 && i < header.length - 1));
 }

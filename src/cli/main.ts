@@ -13,12 +13,16 @@ import { writeEventLog, GENERATE_DEFAULTS } from '../generate/generate-event-log
 import { ingest } from '../ingest/ingest.js';
 import type { IngestResult } from '../ingest/ingest.js';
 import { buildModel } from '../model/build-model.js';
+import type { ModelOptions, ModelResult } from '../model/build-model.js';
 import { schemaNames } from '../pipeline/context.js';
 import { PipelineSession } from '../pipeline/session.js';
 import { runDataTests } from '../quality/run-data-tests.js';
 import type { DataTestReport } from '../quality/run-data-tests.js';
 import { checkReportTarget, describeReport, writeReport } from '../report/write-report.js';
 import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js';
+import type { SnapshotOptions } from '../snapshot/availability-snapshot.js';
+import { FULL_SCOPE } from '../quality/compile-tests.js';
+import type { TestScope } from '../quality/compile-tests.js';
 import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
 import { formatRows } from './format-rows.js';
 import type { OutputFormat } from './format-rows.js';
@@ -110,23 +114,24 @@ async function ingestStep(session: PipelineSession, out: Output): Promise<Ingest
   return result;
 }
 
-async function modelStep(session: PipelineSession, out: Output): Promise<void> {
-  const result = await session.step('model', () => buildModel(session.ctx), () => ({}), (r) => ({ ...r }));
+async function modelStep(session: PipelineSession, out: Output, options: ModelOptions): Promise<ModelResult> {
+  const result = await session.step('model', () => buildModel(session.ctx, options), () => ({}), (r) => ({ ...r }));
   out.summary.model = result;
   out.say(describeModel(result));
+  return result;
 }
 
-async function snapshotStep(session: PipelineSession, out: Output, range: { from?: string; to?: string }): Promise<void> {
-  const result = await session.step('snapshot', () => buildAvailabilitySnapshot(session.ctx, range), () => ({}), (r) => ({ ...r }));
+async function snapshotStep(session: PipelineSession, out: Output, options: SnapshotOptions): Promise<void> {
+  const result = await session.step('snapshot', () => buildAvailabilitySnapshot(session.ctx, options), () => ({}), (r) => ({ ...r }));
   out.summary.snapshot = result;
   out.say(describeSnapshot(result));
 }
 
-async function testStep(session: PipelineSession, out: Output): Promise<DataTestReport> {
+async function testStep(session: PipelineSession, out: Output, scope: TestScope = FULL_SCOPE): Promise<DataTestReport> {
   const report = await session.step(
     'test',
     async () => {
-      const r = await runDataTests(session.ctx);
+      const r = await runDataTests(session.ctx, { scope });
       out.summary.tests = r;
       if (r.errors > 0) {
         const error = new DataTestsFailedError(`${r.errors} data test${r.errors === 1 ? '' : 's'} failed: ${r.results.filter((t) => t.status === 'fail').map((t) => t.name).join(', ')}`);
@@ -171,28 +176,33 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
   const rejectOption = () => new Option('--max-reject-ratio <ratio>', 'largest share of rejected rows per file before the load fails (env INSTAPRO_MAX_REJECT_RATIO, default 0.001)');
   const fromOption = () => new Option('--from <date>', 'first snapshot day, YYYY-MM-DD (default: first event date)');
   const toOption = () => new Option('--to <date>', 'last snapshot day, inclusive (default: last event date)');
+  const fullRefreshOption = (what: string) => new Option('--full-refresh', what);
 
   withCommonOptions(
     program
       .command('run')
-      .description('run every step in order: ingest, model, snapshot, test')
+      .description('run every step in order: ingest, model, snapshot, test (incremental after the first build)')
       .addOption(inputOption())
       .addOption(rejectOption())
       .addOption(fromOption())
       .addOption(toOption())
+      .addOption(fullRefreshOption('rebuild the model and the snapshot from every loaded event and run every data test on every row; without --input, nothing is ingested'))
       .option('--report <file>', 'after the test step, write the HTML report (see `instapro report`) to this file, also when data tests fail'),
-  ).action(async (options: CommonOptions & { input?: string[]; from?: string; to?: string; report?: string }) => {
+  ).action(async (options: CommonOptions & { input?: string[]; from?: string; to?: string; report?: string; fullRefresh?: boolean }) => {
     const out = new Output(options);
     await finish(out, async () => {
       // A report path that cannot be written fails before anything runs.
       if (options.report) await checkReportTarget(options.report);
       await withSession('run', options, out, async (session) => {
-        await ingestStep(session, out);
-        await modelStep(session, out);
-        await snapshotStep(session, out, { from: options.from, to: options.to });
+        // A full refresh rebuilds from what is loaded: an input is optional there, required elsewhere.
+        if (!options.fullRefresh || session.ctx.settings.input.length > 0) await ingestStep(session, out);
+        const model = await modelStep(session, out, { fullRefresh: options.fullRefresh });
+        const range = options.from !== undefined || options.to !== undefined;
+        await snapshotStep(session, out, range ? { from: options.from, to: options.to } : { fullRefresh: options.fullRefresh });
+        const scope: TestScope = model.mode === 'incremental' && model.after_run_id !== null ? { kind: 'incremental', afterRunId: model.after_run_id } : FULL_SCOPE;
         let gateFailure: unknown;
         try {
-          await testStep(session, out);
+          await testStep(session, out, scope);
         } catch (error) {
           gateFailure = error;
         }
@@ -218,13 +228,25 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
     },
   );
 
-  withCommonOptions(program.command('model').description('rebuild the star schema (dimensions and facts) from the raw layer')).action(async (options: CommonOptions) => {
+  withCommonOptions(
+    program
+      .command('model')
+      .description('build the star schema from the raw layer: merge the events loaded since the last build, or rebuild everything the first time')
+      .addOption(fullRefreshOption('rebuild every table from every loaded event')),
+  ).action(async (options: CommonOptions & { fullRefresh?: boolean }) => {
     const out = new Output(options);
-    await finish(out, () => withSession('model', options, out, (session) => modelStep(session, out)));
+    await finish(out, () => withSession('model', options, out, async (session) => void (await modelStep(session, out, { fullRefresh: options.fullRefresh }))));
   });
 
-  withCommonOptions(program.command('snapshot').description('compute instapro.availability_snapshot for a range of days').addOption(fromOption()).addOption(toOption())).action(
-    async (options: CommonOptions & { from?: string; to?: string }) => {
+  withCommonOptions(
+    program
+      .command('snapshot')
+      .description('compute instapro.availability_snapshot: the days the model builds changed since it last ran, or a range of days')
+      .addOption(fromOption())
+      .addOption(toOption())
+      .addOption(fullRefreshOption('recompute every day from the first to the last event date')),
+  ).action(
+    async (options: CommonOptions & { from?: string; to?: string; fullRefresh?: boolean }) => {
       const out = new Output(options);
       await finish(out, () => withSession('snapshot', options, out, (session) => snapshotStep(session, out, options)));
     },

@@ -20,17 +20,24 @@ export function quoteIdentifier(name: string): string {
  * SQL files name schemas as {{mart}}, {{raw}} and {{staging}} so the same files serve every
  * deployment (and every test, each in schemas of its own). Names are validated identifiers
  * (see config/settings.ts) and quoted here; values are never interpolated, always parameters.
+ * `fragments` are further placeholders whose SQL the caller builds from trusted parts only (a
+ * relation name, a boolean or integer literal); a placeholder nobody defines is an error.
  */
-export function renderSql(text: string, schemas: SchemaNames): string {
-  return text.replace(/\{\{\s*(mart|raw|staging)\s*\}\}/g, (_match, key: keyof SchemaNames) => quoteIdentifier(schemas[key]));
+export function renderSql(text: string, schemas: SchemaNames, fragments: Readonly<Record<string, string>> = {}): string {
+  return text.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (match, key: string) => {
+    if (key === 'mart' || key === 'raw' || key === 'staging') return quoteIdentifier(schemas[key]);
+    const fragment = fragments[key];
+    if (fragment === undefined) throw new Error(`SQL placeholder ${match} has no value`);
+    return fragment;
+  });
 }
 
 export async function readSqlTemplate(relativePath: string): Promise<string> {
   return readFile(path.join(SQL_ROOT, relativePath), 'utf8');
 }
 
-export async function readSql(relativePath: string, schemas: SchemaNames): Promise<string> {
-  return renderSql(await readSqlTemplate(relativePath), schemas);
+export async function readSql(relativePath: string, schemas: SchemaNames, fragments: Readonly<Record<string, string>> = {}): Promise<string> {
+  return renderSql(await readSqlTemplate(relativePath), schemas, fragments);
 }
 
 /** The .sql files of a folder in name order (their numeric prefixes give the order). */

@@ -1,7 +1,11 @@
+import type { Database } from '../db/database.js';
 import { inTransaction } from '../db/database.js';
 import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from '../db/deferred-ddl.js';
-import { listSqlFiles, quoteIdentifier, readSql } from '../db/sql-files.js';
+import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
+import type { ModelDeclaration } from './model-graph.js';
+import { loadModels, modelSqlPath } from './model-graph.js';
+import { modelFingerprint, readModelState, recordModelBuild } from './model-state.js';
 
 /** The star schema as analysts query it: its tables, and fct_proposal, a view of fct_event's proposals. */
 export const MART_TABLES = [
@@ -9,70 +13,207 @@ export const MART_TABLES = [
   'dim_event_type',
   'dim_professional',
   'dim_service',
+  'dim_service_name',
   'fct_event',
   'fct_proposal',
   'professional_availability_history',
 ] as const;
 
-export interface ModelResult {
-  /** Row count of every star-schema table (and of the fct_proposal view) after the build. */
-  tables: Record<string, number>;
+export type ModelMode = 'full-refresh' | 'incremental';
+
+export type FullRefreshReason = 'requested' | 'first build' | 'model definition changed' | 'loaded events changed other than by appending';
+
+export interface ModelOptions {
+  /** Rebuild every table from all loaded events (dbt's --full-refresh). */
+  fullRefresh?: boolean;
 }
 
-/** The tables sql/models rebuilds: dim_event_type is reference data owned by a migration, fct_proposal a view. */
-const REBUILT_TABLES = MART_TABLES.filter((t) => t !== 'dim_event_type' && t !== 'fct_proposal');
+export interface ModelResult {
+  mode: ModelMode;
+  /** Why the build was a full refresh; null for an incremental build. */
+  full_refresh_reason: FullRefreshReason | null;
+  /** Events merged: those loaded by runs after `after_run_id` (all of them on a full refresh). */
+  events_merged: number;
+  /** The previous build's watermark (null on a full refresh): events loaded by later runs were new. */
+  after_run_id: number | null;
+  /** Every event loaded by this run or an earlier one is in the model now. */
+  built_through_run_id: number;
+  /** The earliest day whose snapshot the build changed ('all' after a full refresh, null if none). */
+  snapshot_from: string | null;
+  /** Rows each table gained, changed and lost in the build. */
+  changes: Record<string, { inserted: number; updated: number; deleted: number }>;
+  /**
+   * Row count of every star-schema table (and of the fct_proposal view) after a full refresh;
+   * null after an incremental build, whose cost must not grow with the tables.
+   */
+  tables: Record<string, number> | null;
+}
+
+/** The events of a build, as {{increment}} names them (models.yml). */
+const INCREMENT_TABLE = 'pg_temp.model_increment';
 
 /**
- * Rebuilds the star schema from the raw layer: the files in sql/models, in order, in one
- * transaction, so readers see the old or the new version and a failure leaves the old one.
+ * Builds the star schema from the raw layer: the models of sql/models/models.yml in dependency
+ * order, in one transaction, so readers see the old or the new version and a failed or killed
+ * build leaves the old one and its state (the next build merges the same events again).
+ * Incremental unless a full refresh is asked for or needed: it merges the events loaded since the
+ * last build; a full refresh empties the tables and merges every loaded event. Both run the same
+ * SQL, so they give the same tables.
  */
-export async function buildModel(ctx: PipelineContext): Promise<ModelResult> {
+export async function buildModel(ctx: PipelineContext, options: ModelOptions = {}): Promise<ModelResult> {
   const { db, schemas, progress } = ctx;
-  const mart = quoteIdentifier(schemas.mart);
-  const rebuiltTables = REBUILT_TABLES.map((t) => `${mart}.${quoteIdentifier(t)}`).join(', ');
-  const files = await listSqlFiles('models');
+  const models = await loadModels();
+  const fingerprint = await modelFingerprint();
   try {
-    await inTransaction(db, async () => {
-      // Memory for this transaction only (SET LOCAL): hash aggregates and joins that fit in memory
-      // instead of spilling to disk, and key and index builds sorted in memory. Server only: the
-      // embedded database's memory is the CLI's own, kept small by its start settings (embedded.ts).
-      if (db.kind === 'server') {
-        await db.query(`SELECT set_config('work_mem', $1, true), set_config('maintenance_work_mem', $2, true)`, [
-          ctx.settings.modelWorkMem,
-          ctx.settings.modelMaintenanceWorkMem,
-        ]);
-      }
-      const deferred = await deferrableConstraintsAndIndexes(db, schemas.mart, REBUILT_TABLES);
-      await dropDeferred(db, deferred);
-      for (const [i, file] of files.entries()) {
-        progress.activity(`model: ${file} (${i + 1}/${files.length})`);
-        await db.exec(await readSql(`models/${file}`, schemas));
-      }
-      // Statistics of the new rows before the keys come back: re-adding a foreign key runs a query
-      // over both tables, and with row counts and distributions the planner picks a cheaper plan
-      // (at 10M events, keys between facts took 18 s without, 11 s with). A sample of 30,000 rows
-      // per table: well under a second. The data tests and the first queries gain too.
-      progress.activity('model: analyze');
-      await db.exec(`ANALYZE ${rebuiltTables}`);
-      await recreateDeferred(db, deferred, (ddl, position, count) => progress.activity(`model: keys and indexes, ${ddl.name} (${position}/${count})`));
+    const result = await inTransaction(db, async () => {
+      const state = await readModelState(db, schemas);
+      const reason: FullRefreshReason | null = options.fullRefresh
+        ? 'requested'
+        : state === null
+          ? 'first build'
+          : state.modelFingerprint !== fingerprint
+            ? 'model definition changed'
+            : state.fullRefreshRequired
+              ? 'loaded events changed other than by appending'
+              : null;
+      const build = reason === null && state !== null ? await mergeIncrement(ctx, models, state.builtThroughRunId) : await fullRefresh(ctx, models);
+      await recordModelBuild(db, schemas, {
+        builtThroughRunId: ctx.runId,
+        modelFingerprint: fingerprint,
+        snapshotRebuild: reason !== null,
+        snapshotPendingFrom: build.snapshotFrom,
+      });
+      const changes = await tableChanges(db, schemas.mart, tablesOf(models));
+      return {
+        changes,
+        mode: reason === null ? ('incremental' as const) : ('full-refresh' as const),
+        full_refresh_reason: reason,
+        events_merged: build.events,
+        after_run_id: reason === null && state !== null ? state.builtThroughRunId : null,
+        built_through_run_id: ctx.runId,
+        snapshot_from: reason !== null ? 'all' : build.snapshotFrom,
+      };
     });
-    // Sets the visibility map and the hint bits of the new rows once, now, instead of leaving it to
-    // the first readers (every page the data tests or an analyst first read would be written again)
-    // and to an autovacuum that would start on the fresh tables while the next steps run. With the
-    // visibility map set, index-only scans work at once: the test comparing fct_event with the raw
-    // events merges the two primary keys instead of hashing 10M keys in batches.
-    // ANALYZE again: the one in the transaction ran before its rows were committed, so the
-    // statistics still count them all as changed since the last analyze, and autovacuum would
-    // analyze every table again seconds later, in the middle of the next steps.
-    // VACUUM cannot run inside a transaction; killed midway it leaves nothing to undo.
-    progress.activity('model: vacuum and analyze');
-    await db.exec(`VACUUM (ANALYZE) ${rebuiltTables}`);
+    const changed = Object.entries(result.changes)
+      .filter(([, c]) => c.inserted + c.updated + c.deleted > 0)
+      .map(([t]) => `${quoteIdentifier(schemas.mart)}.${quoteIdentifier(t)}`);
+    if (changed.length > 0) {
+      // Sets the visibility map and hint bits of the new rows once, now, instead of leaving it to
+      // the first readers and to an autovacuum that would start on them during the next steps;
+      // index-only scans then skip the heap. After a full refresh, ANALYZE again: the one inside
+      // the transaction counted its rows as uncommitted. After an increment, statistics are left to
+      // autovacuum's threshold: a day barely moves them. VACUUM cannot run in a transaction;
+      // killed, it leaves nothing to undo.
+      progress.activity('model: vacuum');
+      await db.exec(`VACUUM ${result.mode === 'full-refresh' ? '(ANALYZE) ' : ''}${changed.join(', ')}`);
+    }
+    if (result.mode === 'incremental') return { ...result, tables: null };
     progress.activity('model: counting rows');
-    const counts = await db.query<Record<string, number>>(
-      `SELECT ${MART_TABLES.map((t) => `(SELECT count(*)::integer FROM ${mart}.${quoteIdentifier(t)}) AS ${quoteIdentifier(t)}`).join(', ')}`,
-    );
-    return { tables: Object.fromEntries(MART_TABLES.map((t) => [t, Number(counts.rows[0]?.[t] ?? 0)])) };
+    return { ...result, tables: await countRows(db, schemas.mart) };
   } finally {
     progress.stop();
   }
+}
+
+function tablesOf(models: readonly ModelDeclaration[]): string[] {
+  return models.filter((m) => m.layer === 'marts' && m.materialized === 'table').map((m) => m.name);
+}
+
+interface BuildOutcome {
+  events: number;
+  /** The earliest event date of an availability event merged (the snapshot recomputes from there). */
+  snapshotFrom: string | null;
+}
+
+async function runModels(ctx: PipelineContext, models: readonly ModelDeclaration[], fragments: Record<string, string>): Promise<void> {
+  for (const [i, model] of models.entries()) {
+    ctx.progress.activity(`model: ${model.name} (${i + 1}/${models.length})`);
+    await ctx.db.exec(await readSql(modelSqlPath(model), ctx.schemas, fragments));
+  }
+}
+
+/** Server only: the embedded database's memory is the CLI's own, kept small by its start settings (embedded.ts). */
+async function setBuildMemory(ctx: PipelineContext): Promise<void> {
+  if (ctx.db.kind !== 'server') return;
+  await ctx.db.query(`SELECT set_config('work_mem', $1, true), set_config('maintenance_work_mem', $2, true)`, [ctx.settings.modelWorkMem, ctx.settings.modelMaintenanceWorkMem]);
+}
+
+/**
+ * Empties the model's tables and merges every loaded event. The large tables (bulk_load) are
+ * loaded without their keys and indexes, which are built again afterwards: one sort per index
+ * and one join per foreign key instead of work per row (docs/incremental-model.md).
+ */
+async function fullRefresh(ctx: PipelineContext, models: readonly ModelDeclaration[]): Promise<BuildOutcome> {
+  const { db, schemas } = ctx;
+  const mart = quoteIdentifier(schemas.mart);
+  await setBuildMemory(ctx);
+  const tables = tablesOf(models);
+  const bulkTables = models.filter((m) => m.bulk_load).map((m) => m.name);
+  await db.exec(`TRUNCATE ${tables.map((t) => `${mart}.${quoteIdentifier(t)}`).join(', ')}`);
+  const deferred = await deferrableConstraintsAndIndexes(db, schemas.mart, bulkTables);
+  await dropDeferred(db, deferred);
+  await runModels(ctx, models, { increment: `${quoteIdentifier(schemas.staging)}.stg_event`, full_refresh: 'true' });
+  // Statistics of the new rows before the keys come back: re-adding a foreign key joins both
+  // tables, and the planner picks a cheaper join knowing their sizes (docs/benchmarks.md).
+  ctx.progress.activity('model: analyze');
+  await db.exec(`ANALYZE ${tables.map((t) => `${mart}.${quoteIdentifier(t)}`).join(', ')}`);
+  await recreateDeferred(db, deferred, (ddl, position, count) => ctx.progress.activity(`model: keys and indexes, ${ddl.name} (${position}/${count})`));
+  const { rows } = await db.query<{ events: number }>(`SELECT count(*)::integer AS events FROM ${mart}.fct_event`);
+  return { events: Number(rows[0]?.events ?? 0), snapshotFrom: null };
+}
+
+/**
+ * Merges the events loaded after `afterRunId` (raw events are only ever appended: anything else
+ * makes the next build a full refresh, see migration 0008). The staging views are not re-created:
+ * a change to them changes the model's fingerprint, which forces a full refresh.
+ */
+async function mergeIncrement(ctx: PipelineContext, models: readonly ModelDeclaration[], afterRunId: number): Promise<BuildOutcome> {
+  const { db, schemas } = ctx;
+  await setBuildMemory(ctx);
+  ctx.progress.activity('model: finding the new events');
+  // An integer literal, not a parameter: the planner then estimates the increment from run_id's
+  // statistics and reads it through the run_id index.
+  await db.exec(
+    `CREATE TEMP TABLE model_increment ON COMMIT DROP AS
+     SELECT * FROM ${quoteIdentifier(schemas.staging)}.stg_event WHERE run_id > ${Math.trunc(afterRunId)};
+     ANALYZE ${INCREMENT_TABLE};`,
+  );
+  const { rows } = await db.query<{ events: number; first_availability_date: string | null }>(
+    `SELECT count(*)::integer AS events,
+            min(i.event_date) FILTER (WHERE t.changes_availability)::text AS first_availability_date
+     FROM ${INCREMENT_TABLE} AS i JOIN ${quoteIdentifier(schemas.mart)}.dim_event_type AS t ON t.event_type = i.event_type`,
+  );
+  const events = Number(rows[0]?.events ?? 0);
+  if (events > 0) {
+    await runModels(
+      ctx,
+      models.filter((m) => m.materialized !== 'view'),
+      { increment: INCREMENT_TABLE, full_refresh: 'false' },
+    );
+  }
+  return { events, snapshotFrom: rows[0]?.first_availability_date ?? null };
+}
+
+/** What the build's transaction did to each table, from PostgreSQL's own per-transaction counters. */
+async function tableChanges(db: Database, martSchema: string, tables: readonly string[]): Promise<ModelResult['changes']> {
+  const { rows } = await db.query<{ relname: string; inserted: number; updated: number; deleted: number }>(
+    `SELECT relname, n_tup_ins::integer AS inserted, n_tup_upd::integer AS updated, n_tup_del::integer AS deleted
+     FROM pg_stat_xact_user_tables WHERE schemaname = $1 AND relname = ANY ($2::text[])`,
+    [martSchema, tables],
+  );
+  const byTable = new Map(rows.map((r) => [r.relname, r]));
+  return Object.fromEntries(
+    tables.map((t) => {
+      const r = byTable.get(t);
+      return [t, { inserted: Number(r?.inserted ?? 0), updated: Number(r?.updated ?? 0), deleted: Number(r?.deleted ?? 0) }];
+    }),
+  );
+}
+
+async function countRows(db: Database, martSchema: string): Promise<Record<string, number>> {
+  const mart = quoteIdentifier(martSchema);
+  const counts = await db.query<Record<string, number>>(
+    `SELECT ${MART_TABLES.map((t) => `(SELECT count(*)::integer FROM ${mart}.${quoteIdentifier(t)}) AS ${quoteIdentifier(t)}`).join(', ')}`,
+  );
+  return Object.fromEntries(MART_TABLES.map((t) => [t, Number(counts.rows[0]?.[t] ?? 0)]));
 }

@@ -2,6 +2,14 @@ import type { SchemaNames } from '../db/sql-files.js';
 import { quoteIdentifier, renderSql } from '../db/sql-files.js';
 import type { ColumnTest, SchemaFile, Severity, TableDeclaration } from './schema-file.js';
 
+/**
+ * Which rows the tests read: all of them, or after an incremental build those loaded by runs after
+ * `afterRunId` wherever the declarations say how (incremental_filter, incremental_sql).
+ */
+export type TestScope = { kind: 'full' } | { kind: 'incremental'; afterRunId: number };
+
+export const FULL_SCOPE: TestScope = { kind: 'full' };
+
 /** A data test compiled to one query: every row it returns is a failure. */
 export interface CompiledTest {
   name: string;
@@ -145,8 +153,9 @@ function describeColumnTest(test: ColumnTest): ColumnTestConfig & { kind: Compil
  * the scan, so with the constraint in place the query returns nothing without reading the table,
  * and with it dropped the test checks every row as before.
  */
-function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, test: ColumnTest): CompiledTest {
-  const rel = qualified(schemas, t);
+function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, test: ColumnTest, scope: TestScope): CompiledTest {
+  const table = qualified(schemas, t);
+  const rel = scope.kind === 'incremental' && t.incremental_filter ? `(SELECT * FROM ${table} WHERE ${renderSql(t.incremental_filter, schemas, scopeFragments(scope))})` : table;
   const col = quoteIdentifier(column);
   const { kind, severity, values, to, field } = describeColumnTest(test);
   const base = { table: t.name, column, severity, type: kind, name: `${kind}_${t.name}_${column}` };
@@ -154,16 +163,16 @@ function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, t
   // The guard's names are inlined as SQL string literals: these three queries take no parameters.
   const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
   const unguarded = (guardKind: GuardedKind, parent?: string, parentField?: string) =>
-    onTable ? ` AND NOT ${guardSql(guardKind, literal(rel), literal(column), parent && literal(parent), parentField && literal(parentField))}` : '';
+    onTable ? ` AND NOT ${guardSql(guardKind, literal(table), literal(column), parent && literal(parent), parentField && literal(parentField))}` : '';
   switch (kind) {
     case 'unique':
-      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL${unguarded('unique')} GROUP BY ${col} HAVING count(*) > 1`, params: [] };
+      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${table} WHERE ${col} IS NOT NULL${unguarded('unique')} GROUP BY ${col} HAVING count(*) > 1`, params: [] };
     case 'not_null':
-      return { ...base, sql: `SELECT * FROM ${rel} WHERE ${col} IS NULL${unguarded('not_null')}`, params: [] };
+      return { ...base, sql: `SELECT * FROM ${rel} AS t WHERE ${col} IS NULL${unguarded('not_null')}`, params: [] };
     case 'accepted_values':
       return {
         ...base,
-        sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} WHERE ${col} IS NOT NULL AND NOT (${col}::text = ANY ($1::text[])) GROUP BY ${col}`,
+        sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${rel} AS t WHERE ${col} IS NOT NULL AND NOT (${col}::text = ANY ($1::text[])) GROUP BY ${col}`,
         params: [(values ?? []).map(String)],
       };
     case 'relationships': {
@@ -183,14 +192,19 @@ function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, t
   }
 }
 
-export function compileTests(file: SchemaFile, schemas: SchemaNames): CompiledTest[] {
+function scopeFragments(scope: TestScope): Record<string, string> {
+  return scope.kind === 'incremental' ? { after_run: String(Math.trunc(scope.afterRunId)) } : {};
+}
+
+export function compileTests(file: SchemaFile, schemas: SchemaNames, scope: TestScope = FULL_SCOPE): CompiledTest[] {
   const tests: CompiledTest[] = [];
   for (const t of file.tables) {
     tests.push(...schemaTests(schemas, t));
-    for (const c of t.columns) for (const test of c.tests) tests.push(columnTest(schemas, t, c.name, test));
+    for (const c of t.columns) for (const test of c.tests) tests.push(columnTest(schemas, t, c.name, test, scope));
   }
   for (const custom of file.tests) {
-    tests.push({ name: custom.name, type: 'custom', table: null, column: null, severity: custom.severity, sql: renderSql(custom.sql, schemas), params: [] });
+    const sql = scope.kind === 'incremental' && custom.incremental_sql ? custom.incremental_sql : custom.sql;
+    tests.push({ name: custom.name, type: 'custom', table: null, column: null, severity: custom.severity, sql: renderSql(sql, schemas, scopeFragments(scope)), params: [] });
   }
   return tests;
 }

@@ -1,7 +1,7 @@
 import type { Database, Row } from '../db/database.js';
 import type { PipelineContext } from '../pipeline/context.js';
-import type { CompiledTest } from './compile-tests.js';
-import { compileTests } from './compile-tests.js';
+import type { CompiledTest, TestScope } from './compile-tests.js';
+import { FULL_SCOPE, compileTests } from './compile-tests.js';
 import { loadSchemaFile } from './schema-file.js';
 
 export interface DataTestResult {
@@ -18,6 +18,8 @@ export interface DataTestResult {
 }
 
 export interface DataTestReport {
+  /** full: every row; incremental: the rows of the last incremental build where declared (schema.yml). */
+  scope: TestScope['kind'];
   passed: number;
   warnings: number;
   errors: number;
@@ -46,6 +48,7 @@ export async function runTests(db: Database, tests: readonly CompiledTest[], onE
     results.push(await runCompiledTest(db, test));
   }
   return {
+    scope: 'full',
     passed: results.filter((r) => r.status === 'pass').length,
     warnings: results.filter((r) => r.status === 'warn').length,
     errors: results.filter((r) => r.status === 'fail').length,
@@ -53,11 +56,13 @@ export async function runTests(db: Database, tests: readonly CompiledTest[], onE
   };
 }
 
-/** The quality gate: every test declared in sql/models/schema.yml. */
-export async function runDataTests(ctx: PipelineContext, schemaFile?: string): Promise<DataTestReport> {
-  const declarations = await loadSchemaFile(schemaFile);
+/** The quality gate: every test declared in sql/models/schema.yml, on the rows of `scope`. */
+export async function runDataTests(ctx: PipelineContext, options: { schemaFile?: string; scope?: TestScope } = {}): Promise<DataTestReport> {
+  const declarations = await loadSchemaFile(options.schemaFile);
+  const scope = options.scope ?? FULL_SCOPE;
   try {
-    return await runTests(ctx.db, compileTests(declarations, ctx.schemas), (test, position, count) => ctx.progress.activity(`test: ${test.name} (${position}/${count})`));
+    const report = await runTests(ctx.db, compileTests(declarations, ctx.schemas, scope), (test, position, count) => ctx.progress.activity(`test: ${test.name} (${position}/${count})`));
+    return { ...report, scope: scope.kind };
   } finally {
     ctx.progress.stop();
   }

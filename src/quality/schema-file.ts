@@ -40,6 +40,8 @@ const table = z
     description: z.string(),
     grain: z.string().optional(),
     primary_key: z.array(z.string()).optional(),
+    /** After an incremental build, the column tests read only the rows this predicate selects. */
+    incremental_filter: z.string().optional(),
     foreign_keys: z.array(foreignKey).default([]),
     columns: z.array(column).min(1),
   })
@@ -51,6 +53,8 @@ const customTest = z
     description: z.string(),
     severity: severity.default('error'),
     sql: z.string(),
+    /** After an incremental build, run instead of `sql`: the same check on the new rows. */
+    incremental_sql: z.string().optional(),
   })
   .strict();
 

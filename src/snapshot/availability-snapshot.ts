@@ -1,18 +1,28 @@
 import { inTransaction } from '../db/database.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
+import { readModelState, recordSnapshotDone, snapshotFingerprint } from '../model/model-state.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 
-export interface SnapshotRange {
+export interface SnapshotOptions {
+  /** First day to recompute, YYYY-MM-DD (with `to`: a range given by hand). */
   from?: string;
+  /** Last day to recompute, inclusive. */
   to?: string;
+  /** Recompute every day from the first to the last event date. */
+  fullRefresh?: boolean;
 }
 
 export interface SnapshotResult {
+  /**
+   * full-refresh: every day, and days outside the data's range removed; incremental: the days the
+   * model builds changed since the snapshot last ran; range: the days asked for.
+   */
+  mode: 'full-refresh' | 'incremental' | 'range';
+  /** The days recomputed (null: none). */
   from: string | null;
   to: string | null;
   days_written: number;
-  /** A full rebuild also removes days outside the data's range. */
   full_rebuild: boolean;
 }
 
@@ -27,36 +37,55 @@ export function parseIsoDate(value: string, option: string): string {
 }
 
 /**
- * Writes instapro.availability_snapshot for a range of days (inclusive), by default from the
- * first to the last event date. Recomputing any range gives exactly the rows a full rebuild
- * gives for those days, so the orchestrator can run it per data interval, in any order, again.
+ * Writes instapro.availability_snapshot. By default it recomputes what the model builds left it
+ * (model_state, migration 0008): every day after a full refresh or a new snapshot definition,
+ * otherwise the days from the earliest one a merged availability event fell on, and any day of
+ * dim_date it does not have yet. Recomputing any range gives exactly the rows a full rebuild gives
+ * for those days, so the orchestrator can also run it per data interval, in any order, again.
  */
-export async function buildAvailabilitySnapshot(ctx: PipelineContext, range: SnapshotRange = {}): Promise<SnapshotResult> {
+export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: SnapshotOptions = {}): Promise<SnapshotResult> {
   const { db, schemas } = ctx;
   const mart = quoteIdentifier(schemas.mart);
-  const full = range.from === undefined && range.to === undefined;
-  let from = range.from === undefined ? undefined : parseIsoDate(range.from, '--from');
-  let to = range.to === undefined ? undefined : parseIsoDate(range.to, '--to');
-  if (from === undefined || to === undefined) {
-    // The model builds dim_date with fct_event, from the first to the last event date: its few
-    // hundred rows give the bounds without reading every event.
-    const { rows } = await db.query<{ first: string | null; last: string | null }>(
-      `SELECT min(date)::text AS first, max(date)::text AS last FROM ${mart}.dim_date`,
-    );
-    from ??= rows[0]?.first ?? undefined;
-    to ??= rows[0]?.last ?? undefined;
-  }
-  if (from !== undefined && to !== undefined && from > to) {
-    throw new ConfigurationError(`--from ${from} is after --to ${to}`);
-  }
+  const byHand = options.from !== undefined || options.to !== undefined;
+  const from = options.from === undefined ? undefined : parseIsoDate(options.from, '--from');
+  const to = options.to === undefined ? undefined : parseIsoDate(options.to, '--to');
+  if (from !== undefined && to !== undefined && from > to) throw new ConfigurationError(`--from ${from} is after --to ${to}`);
+  if (byHand && options.fullRefresh) throw new ConfigurationError('--full-refresh recomputes every day: give it without --from and --to');
   const statement = await readSql('snapshot/availability_snapshot.sql', schemas);
+  const fingerprint = await snapshotFingerprint();
 
   return inTransaction(db, async () => {
-    if (full) await db.query(`DELETE FROM ${mart}.availability_snapshot`);
-    if (from === undefined || to === undefined) return { from: null, to: null, days_written: 0, full_rebuild: full };
-    await db.query(`SELECT set_config('instapro.from', $1, true), set_config('instapro.to', $2, true)`, [from, to]);
+    // dim_date spans the first to the last event date: its few hundred rows give the bounds.
+    const { rows } = await db.query<{ first: string | null; last: string | null; first_missing: string | null }>(
+      `SELECT min(d.date)::text AS first, max(d.date)::text AS last,
+              min(d.date) FILTER (WHERE s.date IS NULL)::text AS first_missing
+       FROM ${mart}.dim_date AS d LEFT JOIN ${mart}.availability_snapshot AS s ON s.date = d.date`,
+    );
+    const first = rows[0]?.first ?? null;
+    const last = rows[0]?.last ?? null;
+    let mode: SnapshotResult['mode'];
+    let range: { from: string | null; to: string | null };
+    if (byHand) {
+      mode = 'range';
+      range = { from: from ?? first, to: to ?? last };
+    } else {
+      const state = await readModelState(db, schemas);
+      const rebuild = options.fullRefresh || state === null || state.snapshotRebuildPending || state.snapshotFingerprint !== fingerprint;
+      mode = rebuild ? 'full-refresh' : 'incremental';
+      const pendingFrom = [state?.snapshotPendingFrom ?? null, rows[0]?.first_missing ?? null].filter((d): d is string => d !== null).sort()[0] ?? null;
+      range = rebuild ? { from: first, to: last } : { from: pendingFrom === null ? null : maxDate(pendingFrom, first), to: pendingFrom === null ? null : last };
+      if (rebuild) await db.query(`DELETE FROM ${mart}.availability_snapshot`);
+      await recordSnapshotDone(db, schemas, fingerprint, rebuild);
+    }
+    const result = { mode, from: range.from, to: range.to, days_written: 0, full_rebuild: mode === 'full-refresh' };
+    if (range.from === null || range.to === null || range.from > range.to) return { ...result, from: null, to: null };
+    await db.query(`SELECT set_config('instapro.from', $1, true), set_config('instapro.to', $2, true)`, [range.from, range.to]);
     await db.exec(statement);
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${mart}.availability_snapshot WHERE date BETWEEN $1 AND $2`, [from, to]);
-    return { from, to, days_written: Number(rows[0]?.n ?? 0), full_rebuild: full };
+    const written = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${mart}.availability_snapshot WHERE date BETWEEN $1 AND $2`, [range.from, range.to]);
+    return { ...result, days_written: Number(written.rows[0]?.n ?? 0) };
   });
+}
+
+function maxDate(a: string, b: string | null): string {
+  return b !== null && b > a ? b : a;
 }

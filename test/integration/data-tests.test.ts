@@ -4,6 +4,7 @@ import { buildModel } from '../../src/model/build-model.js';
 import type { PipelineSession } from '../../src/pipeline/session.js';
 import { compileTests } from '../../src/quality/compile-tests.js';
 import { runDataTests, runTests } from '../../src/quality/run-data-tests.js';
+import type { TestScope } from '../../src/quality/compile-tests.js';
 import { loadSchemaFile } from '../../src/quality/schema-file.js';
 import { buildAvailabilitySnapshot } from '../../src/snapshot/availability-snapshot.js';
 import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
@@ -21,11 +22,11 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
   const raw = () => `"${session.ctx.schemas.raw}"`;
 
   /** Breaks the database with `sql`, runs all declared tests, rolls back; returns the failures. */
-  async function failuresAfter(sql: string): Promise<{ name: string; status: string; failing_rows: number }[]> {
+  async function failuresAfter(sql: string, scope?: TestScope): Promise<{ name: string; status: string; failing_rows: number }[]> {
     await session.ctx.db.exec('BEGIN');
     try {
       await session.ctx.db.exec(sql);
-      const report = await runDataTests(session.ctx);
+      const report = await runDataTests(session.ctx, { scope });
       return report.results.filter((r) => r.status !== 'pass').map((r) => ({ name: r.name, status: r.status, failing_rows: r.failing_rows }));
     } finally {
       await session.ctx.db.exec('ROLLBACK');
@@ -172,8 +173,23 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
   });
 
   it('a warn-severity test is reported as a warning, not a failure', async () => {
-    const failures = await failuresAfter(`UPDATE ${mart()}.dim_service SET names_seen = 2 WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
+    const failures = await failuresAfter(`
+      INSERT INTO ${mart()}.dim_service_name
+      SELECT service_id, 'hernoemd', 'renamed', first_proposed_at, first_proposed_at, 1 FROM ${mart()}.dim_service WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service);
+      UPDATE ${mart()}.dim_service SET names_seen = names_seen + 1 WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
     expect(failures).toEqual([{ name: 'service_name_changed', status: 'warn', failing_rows: 1 }]);
+  });
+
+  it('service names must add up to each service and its names_seen', async () => {
+    const failures = await failuresAfter(`DELETE FROM ${mart()}.dim_service_name WHERE service_id = (SELECT min(service_id) FROM ${mart()}.dim_service)`);
+    expect(failures).toEqual([{ name: 'service_names_belong_to_a_service', status: 'fail', failing_rows: 1 }]);
+  });
+
+  it('in the incremental scope, column tests read the new rows only (incremental_filter)', async () => {
+    const breakOldRow = `UPDATE ${raw()}.event SET event_type = 'signed_up' WHERE event_id = (SELECT min(event_id) FROM ${raw()}.event)`;
+    // Every sample event was loaded by the session's run: after it nothing is new, before it everything.
+    expect(await failuresAfter(breakOldRow, { kind: 'incremental', afterRunId: session.ctx.runId })).toEqual([]);
+    expect(await failuresAfter(breakOldRow, { kind: 'incremental', afterRunId: session.ctx.runId - 1 })).toContainEqual({ name: 'accepted_values_event_event_type', status: 'fail', failing_rows: 1 });
   });
 
   it('a test whose query errors is a failure carrying the database message', async () => {

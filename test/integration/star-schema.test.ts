@@ -66,6 +66,17 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     ]);
   });
 
+  it('keeps every name pair a service was proposed under, with when and how often', async () => {
+    expect(await q('SELECT * FROM {{mart}}.dim_service_name ORDER BY service_id, first_proposed_at, service_name_nl')).toEqual([
+      { service_id: 34, service_name_nl: 'tegels', service_name_en: 'tiling', first_proposed_at: '2020-01-04 11:00:00', last_proposed_at: '2020-01-04 11:00:00', proposals_count: 1 },
+      { service_id: 60, service_name_nl: 'tuinonderhoud', service_name_en: 'maintain-garden', first_proposed_at: '2020-01-04 10:00:00', last_proposed_at: '2020-01-04 10:00:00', proposals_count: 1 },
+      { service_id: 60, service_name_nl: 'tuin-onderhoud', service_name_en: 'garden-maintenance', first_proposed_at: '2020-01-05 10:00:00', last_proposed_at: '2020-01-05 10:00:00', proposals_count: 1 },
+      { service_id: 77, service_name_nl: 'c-naam', service_name_en: 'c-name', first_proposed_at: '2020-01-04 12:00:00', last_proposed_at: '2020-01-04 12:00:00', proposals_count: 1 },
+      { service_id: 77, service_name_nl: 'a-naam', service_name_en: 'a-name', first_proposed_at: '2020-01-05 12:00:00', last_proposed_at: '2020-01-05 12:00:00', proposals_count: 1 },
+      { service_id: 77, service_name_nl: 'b-naam', service_name_en: 'b-name', first_proposed_at: '2020-01-05 12:00:00', last_proposed_at: '2020-01-05 12:00:00', proposals_count: 1 },
+    ]);
+  });
+
   it('describes professionals: account creation, first and last event, current availability', async () => {
     expect(await q('SELECT * FROM {{mart}}.dim_professional ORDER BY professional_id')).toEqual([
       {
@@ -114,7 +125,7 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
     );
     const analyzed = rows.rows.map((r) => `${r.schemaname === session.ctx.schemas.raw ? 'raw' : 'mart'}.${r.tablename}`);
     expect(analyzed).toEqual(
-      expect.arrayContaining(['raw.event', ...['dim_date', 'dim_professional', 'dim_service', 'fct_event', 'professional_availability_history'].map((t) => `mart.${t}`)]),
+      expect.arrayContaining(['raw.event', ...['dim_date', 'dim_professional', 'dim_service', 'dim_service_name', 'fct_event', 'professional_availability_history'].map((t) => `mart.${t}`)]),
     );
   });
 
@@ -126,7 +137,7 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
        ORDER BY 1`,
       [session.ctx.schemas.mart, session.ctx.schemas.raw],
     );
-    expect(rows.rows).toHaveLength(6);
+    expect(rows.rows).toHaveLength(7);
     for (const r of rows.rows) {
       expect(r.relpages, r.relation).toBeGreaterThan(0);
       expect(r.relallvisible, r.relation).toBe(r.relpages);
@@ -136,14 +147,17 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
   it('reports each statement it runs as progress, and clears the line at the end', async () => {
     const reported: string[] = [];
     const progress = { start: () => undefined, update: () => undefined, activity: (label: string) => reported.push(label), stop: () => reported.push('(stop)') };
-    await buildModel({ ...session.ctx, progress });
-    expect(reported.slice(0, 6)).toEqual([
-      'model: 01_clear_mart.sql (1/6)',
-      'model: 02_dim_professional.sql (2/6)',
-      'model: 03_dim_date.sql (3/6)',
-      'model: 04_dim_service.sql (4/6)',
-      'model: 05_fct_event.sql (5/6)',
-      'model: 06_professional_availability_history.sql (6/6)',
+    await buildModel({ ...session.ctx, progress }, { fullRefresh: true });
+    expect(reported.slice(0, 9)).toEqual([
+      'model: stg_event (1/9)',
+      'model: stg_proposal (2/9)',
+      'model: dim_professional (3/9)',
+      'model: dim_date (4/9)',
+      'model: dim_service_name (5/9)',
+      'model: dim_service (6/9)',
+      'model: fct_event (7/9)',
+      'model: professional_availability_history (8/9)',
+      'model: dim_professional_availability (9/9)',
     ]);
     const keys = reported.filter((label) => label.startsWith('model: keys and indexes, '));
     expect(keys).toContainEqual(expect.stringMatching(/^model: keys and indexes, fct_event_pkey \(\d+\/\d+\)$/));
@@ -153,7 +167,7 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
 
   it('rebuilds to the same rows when run again', async () => {
     const before = await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id');
-    await buildModel(session.ctx);
+    await buildModel(session.ctx, { fullRefresh: true });
     expect(await q('SELECT * FROM {{mart}}.fct_event ORDER BY event_id')).toEqual(before);
     expect(before).toHaveLength(10);
   });

@@ -68,6 +68,7 @@ function fakeReportData(): ReportData {
       ran_at: '2026-01-02T03:04:06.000Z',
       duration_ms: 2500,
       report: {
+        scope: 'full',
         passed: 1,
         warnings: 1,
         errors: 1,
