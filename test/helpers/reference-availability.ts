@@ -1,6 +1,6 @@
 /**
- * A plain, deliberately naive TypeScript implementation of the availability semantics (README,
- * "Availability semantics"), independent of the SQL: for every day and every professional it
+ * A plain, deliberately naive TypeScript implementation of the availability semantics
+ * (docs/availability.md), independent of the SQL: for every day and every professional it
  * looks up the latest availability event before the day's end. O(days x professionals x events),
  * fine for test-sized logs.
  */

@@ -16,7 +16,7 @@ const UNABLE = 'became_unable_to_propose';
 
 /**
  * Hand-made fixture; professional n has ids in the n0s. The expected counts below were worked
- * out by hand from the semantics (README, "Availability semantics"), not computed by code.
+ * out by hand from the semantics (docs/availability.md), not computed by code.
  * Lines are deliberately not in time order.
  */
 const FIXTURE = [
