@@ -18,11 +18,11 @@ WITH bounds AS (
     SELECT current_setting('instapro.from')::date AS from_date, current_setting('instapro.to')::date AS to_date
 ),
 availability_event AS (
-    -- The literal list matches fct_event_availability_date_idx, which finds the range's events.
+    -- A literal list (from dim_event_type), so fct_event_availability_date_idx can find the range's events.
     SELECT e.professional_id, e.event_date, e.created_at, e.event_id,
            e.event_type = 'became_able_to_propose' AS is_able
     FROM {{mart}}.fct_event AS e
-    WHERE e.event_type IN ('became_able_to_propose', 'became_unable_to_propose')
+    WHERE e.event_type IN {{availability_event_types}}
       AND e.event_date BETWEEN (SELECT from_date FROM bounds) AND (SELECT to_date FROM bounds)
 ),
 professional_day AS (

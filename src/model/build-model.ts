@@ -5,6 +5,7 @@ import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import type { ModelDeclaration } from './model-graph.js';
 import { loadModels, modelSqlPath } from './model-graph.js';
+import { availabilityEventTypes } from './event-types.js';
 import { modelFingerprint, readModelState, recordModelBuild } from './model-state.js';
 
 /** The star schema as analysts query it: its tables, and fct_proposal, a view of fct_event's proposals. */
@@ -66,6 +67,7 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
   const fingerprint = await modelFingerprint();
   try {
     const result = await inTransaction(db, async () => {
+      const countersBefore = await tableCounters(db, schemas.mart, tablesOf(models));
       const state = await readModelState(db, schemas);
       const reason: FullRefreshReason | null = options.fullRefresh
         ? 'requested'
@@ -83,7 +85,7 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
         snapshotRebuild: reason !== null,
         snapshotPendingFrom: build.snapshotFrom,
       });
-      const changes = await tableChanges(db, schemas.mart, tablesOf(models));
+      const changes = changesSince(countersBefore, await tableCounters(db, schemas.mart, tablesOf(models)));
       return {
         changes,
         mode: reason === null ? ('incremental' as const) : ('full-refresh' as const),
@@ -94,20 +96,15 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
         snapshot_from: reason !== null ? 'all' : build.snapshotFrom,
       };
     });
-    const changed = Object.entries(result.changes)
-      .filter(([, c]) => c.inserted + c.updated + c.deleted > 0)
-      .map(([t]) => `${quoteIdentifier(schemas.mart)}.${quoteIdentifier(t)}`);
-    if (changed.length > 0) {
-      // Sets the visibility map and hint bits of the new rows once, now, instead of leaving it to
-      // the first readers and to an autovacuum that would start on them during the next steps;
-      // index-only scans then skip the heap. After a full refresh, ANALYZE again: the one inside
-      // the transaction counted its rows as uncommitted. After an increment, statistics are left to
-      // autovacuum's threshold: a day barely moves them. VACUUM cannot run in a transaction;
-      // killed, it leaves nothing to undo.
-      progress.activity('model: vacuum');
-      await db.exec(`VACUUM ${result.mode === 'full-refresh' ? '(ANALYZE) ' : ''}${changed.join(', ')}`);
-    }
+    // An increment's few pages are left to autovacuum, as its statistics are: a day barely moves them.
     if (result.mode === 'incremental') return { ...result, tables: null };
+    // After a full refresh: sets the visibility map and hint bits of every new row once, now,
+    // instead of leaving it to the first readers and to an autovacuum that would start on them
+    // during the next steps; index-only scans then skip the heap. ANALYZE again: the one inside
+    // the transaction counted its rows as uncommitted. VACUUM cannot run in a transaction; killed,
+    // it leaves nothing to undo.
+    progress.activity('model: vacuum and analyze');
+    await db.exec(`VACUUM (ANALYZE) ${tablesOf(models).map((t) => `${quoteIdentifier(schemas.mart)}.${quoteIdentifier(t)}`).join(', ')}`);
     progress.activity('model: counting rows');
     return { ...result, tables: await countRows(db, schemas.mart) };
   } finally {
@@ -152,7 +149,11 @@ async function fullRefresh(ctx: PipelineContext, models: readonly ModelDeclarati
   await db.exec(`TRUNCATE ${tables.map((t) => `${mart}.${quoteIdentifier(t)}`).join(', ')}`);
   const deferred = await deferrableConstraintsAndIndexes(db, schemas.mart, bulkTables);
   await dropDeferred(db, deferred);
-  await runModels(ctx, models, { increment: `${quoteIdentifier(schemas.staging)}.stg_event`, full_refresh: 'true' });
+  await runModels(ctx, models, {
+    increment: `${quoteIdentifier(schemas.staging)}.stg_event`,
+    full_refresh: 'true',
+    availability_event_types: await availabilityEventTypes(db, schemas),
+  });
   // Statistics of the new rows before the keys come back: re-adding a foreign key joins both
   // tables, and the planner picks a cheaper join knowing their sizes (docs/benchmarks.md).
   ctx.progress.activity('model: analyze');
@@ -188,14 +189,17 @@ async function mergeIncrement(ctx: PipelineContext, models: readonly ModelDeclar
     await runModels(
       ctx,
       models.filter((m) => m.materialized !== 'view'),
-      { increment: INCREMENT_TABLE, full_refresh: 'false' },
+      { increment: INCREMENT_TABLE, full_refresh: 'false', availability_event_types: await availabilityEventTypes(db, schemas) },
     );
   }
   return { events, snapshotFrom: rows[0]?.first_availability_date ?? null };
 }
 
-/** What the build's transaction did to each table, from PostgreSQL's own per-transaction counters. */
-async function tableChanges(db: Database, martSchema: string, tables: readonly string[]): Promise<ModelResult['changes']> {
+/**
+ * PostgreSQL's per-session row counters of each table (pg_stat_xact_user_tables). They can still
+ * hold earlier transactions' counts not yet flushed, so a build takes the difference of two readings.
+ */
+async function tableCounters(db: Database, martSchema: string, tables: readonly string[]): Promise<ModelResult['changes']> {
   const { rows } = await db.query<{ relname: string; inserted: number; updated: number; deleted: number }>(
     `SELECT relname, n_tup_ins::integer AS inserted, n_tup_upd::integer AS updated, n_tup_del::integer AS deleted
      FROM pg_stat_xact_user_tables WHERE schemaname = $1 AND relname = ANY ($2::text[])`,
@@ -206,6 +210,15 @@ async function tableChanges(db: Database, martSchema: string, tables: readonly s
     tables.map((t) => {
       const r = byTable.get(t);
       return [t, { inserted: Number(r?.inserted ?? 0), updated: Number(r?.updated ?? 0), deleted: Number(r?.deleted ?? 0) }];
+    }),
+  );
+}
+
+function changesSince(before: ModelResult['changes'], after: ModelResult['changes']): ModelResult['changes'] {
+  return Object.fromEntries(
+    Object.entries(after).map(([t, a]) => {
+      const b = before[t] ?? { inserted: 0, updated: 0, deleted: 0 };
+      return [t, { inserted: a.inserted - b.inserted, updated: a.updated - b.updated, deleted: a.deleted - b.deleted }];
     }),
   );
 }

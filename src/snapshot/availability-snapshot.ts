@@ -1,5 +1,6 @@
 import { inTransaction } from '../db/database.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
+import { availabilityEventTypes } from '../model/event-types.js';
 import { readModelState, recordSnapshotDone, snapshotFingerprint } from '../model/model-state.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
@@ -51,10 +52,10 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
   const to = options.to === undefined ? undefined : parseIsoDate(options.to, '--to');
   if (from !== undefined && to !== undefined && from > to) throw new ConfigurationError(`--from ${from} is after --to ${to}`);
   if (byHand && options.fullRefresh) throw new ConfigurationError('--full-refresh recomputes every day: give it without --from and --to');
-  const statement = await readSql('snapshot/availability_snapshot.sql', schemas);
   const fingerprint = await snapshotFingerprint();
 
   return inTransaction(db, async () => {
+    const statement = await readSql('snapshot/availability_snapshot.sql', schemas, { availability_event_types: await availabilityEventTypes(db, schemas) });
     // dim_date spans the first to the last event date: its few hundred rows give the bounds.
     const { rows } = await db.query<{ first: string | null; last: string | null; first_missing: string | null }>(
       `SELECT min(d.date)::text AS first, max(d.date)::text AS last,

@@ -148,6 +148,13 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(failures).toContainEqual({ name: 'proposal_measures_only_on_proposals', status: 'fail', failing_rows: 2 });
   });
 
+  it('custom tests catch a model build whose fact rows do not match the events it merged', async () => {
+    const failures = await failuresAfter(`
+      INSERT INTO ${raw()}.pipeline_step_log (run_id, step, status, started_at, finished_at, duration_ms, details)
+      VALUES (${session.ctx.runId}, 'model', 'succeeded', now(), now(), 0, '{"mode": "incremental", "events_merged": 5, "changes": {"fct_event": {"inserted": 4}}}')`);
+    expect(failures).toEqual([{ name: 'reconcile_model_counts', status: 'fail', failing_rows: 1 }]);
+  });
+
   it('custom tests catch ingest counts that do not add up', async () => {
     const failures = await failuresAfter(`UPDATE ${raw()}.pipeline_step_log SET loaded = loaded - 1 WHERE step = 'ingest'`);
     expect(failures.map((f) => f.name)).toContain('reconcile_ingest_counts');

@@ -10,7 +10,7 @@ FROM (
     UNION
     SELECT i.professional_id FROM {{increment}} AS i
     WHERE NOT {{full_refresh}}
-      AND i.event_type IN (SELECT event_type FROM {{mart}}.dim_event_type WHERE changes_availability)
+      AND i.event_type IN {{availability_event_types}}
 ) AS touched
 LEFT JOIN {{mart}}.professional_availability_history AS h
     ON h.professional_id = touched.professional_id AND h.is_current

@@ -8,7 +8,7 @@ DELETE FROM {{mart}}.professional_availability_history
 WHERE NOT {{full_refresh}}
   AND professional_id IN (
       SELECT i.professional_id FROM {{increment}} AS i
-      WHERE i.event_type IN (SELECT event_type FROM {{mart}}.dim_event_type WHERE changes_availability));
+      WHERE i.event_type IN {{availability_event_types}});
 
 INSERT INTO {{mart}}.professional_availability_history
     (professional_id, valid_from, valid_to, is_able, started_by_event_id, is_current)
@@ -19,10 +19,10 @@ WITH state_at_instant AS (
         e.event_id,
         e.event_type = 'became_able_to_propose' AS is_able
     FROM {{mart}}.fct_event AS e
-    WHERE e.event_type IN (SELECT event_type FROM {{mart}}.dim_event_type WHERE changes_availability)
+    WHERE e.event_type IN {{availability_event_types}}
       AND ({{full_refresh}} OR e.professional_id IN (
           SELECT i.professional_id FROM {{increment}} AS i
-          WHERE i.event_type IN (SELECT event_type FROM {{mart}}.dim_event_type WHERE changes_availability)))
+          WHERE i.event_type IN {{availability_event_types}}))
     ORDER BY e.professional_id, e.created_at, e.event_id DESC
 ),
 with_previous AS (
