@@ -13,7 +13,10 @@
 #      Airflow values, and the official Airflow chart rendered with them when its archive is here:
 #      INSTAPRO_AIRFLOW_CHART_ARCHIVE, or INSTAPRO_FETCH_AIRFLOW_CHART=1 to `helm pull` it, which
 #      needs https://airflow.apache.org; the GitHub workflow does that);
-#   7. shellcheck and bash -n on every script, and a dry run of the kind Makefile.
+#   7. shellcheck and bash -n on every script, and a dry run of the kind Makefile;
+#   8. (in pytest) the chart and the pipeline pods against a real kube-apiserver and etcd when
+#      their binaries are built (deploy/envtest; INSTAPRO_BUILD_ENVTEST=1 builds them, 10-20
+#      minutes once, cached in ~/.cache/instapro/envtest).
 #
 # The first run takes a few minutes (building helm); later runs reuse deploy/.tools.
 set -euo pipefail
@@ -23,6 +26,9 @@ HELM_VERSION=v3.22.0
 KUBERNETES_VERSIONS=(1.30.0 1.36.0)
 # The official Airflow chart the values in deploy/airflow are written for (deploy/kind/Makefile).
 AIRFLOW_CHART_VERSION=1.22.0
+# The envtest control plane of deploy/tests/test_control_plane.py (deploy/envtest).
+ENVTEST_KUBERNETES_VERSION=v1.36.3
+ENVTEST_ETCD_VERSION=v3.6.17
 
 repository=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 deploy="$repository/deploy"
@@ -105,6 +111,22 @@ if [ -f "$INSTAPRO_AIRFLOW_CHART_ARCHIVE" ]; then
 else
   echo "NOT rendered here: no archive at $INSTAPRO_AIRFLOW_CHART_ARCHIVE (set INSTAPRO_AIRFLOW_CHART_ARCHIVE," \
     "or INSTAPRO_FETCH_AIRFLOW_CHART=1 where https://airflow.apache.org is reachable); its tests are skipped"
+fi
+
+step "envtest control plane (kube-apiserver $ENVTEST_KUBERNETES_VERSION, etcd $ENVTEST_ETCD_VERSION)"
+envtest_cache="${XDG_CACHE_HOME:-$HOME/.cache}/instapro/envtest/kubernetes-$ENVTEST_KUBERNETES_VERSION-etcd-$ENVTEST_ETCD_VERSION/bin"
+export INSTAPRO_ENVTEST_BIN=${INSTAPRO_ENVTEST_BIN:-$envtest_cache}
+if [ ! -x "$INSTAPRO_ENVTEST_BIN/kube-apiserver" ] && [ "${INSTAPRO_BUILD_ENVTEST:-}" = 1 ]; then
+  KUBERNETES_VERSION=$ENVTEST_KUBERNETES_VERSION ETCD_VERSION=$ENVTEST_ETCD_VERSION \
+    INSTAPRO_ENVTEST_DIR="$(dirname "$INSTAPRO_ENVTEST_BIN")" "$deploy/envtest/build-control-plane.sh" >/dev/null
+fi
+if [ -x "$INSTAPRO_ENVTEST_BIN/kube-apiserver" ] && [ -x "$INSTAPRO_ENVTEST_BIN/etcd" ]; then
+  echo "using $INSTAPRO_ENVTEST_BIN (deploy/tests/test_control_plane.py)"
+  # Those tests build the pipeline pods with the DAG factory, in the Airflow venv (idempotent).
+  if [ "${INSTAPRO_BUILD_ENVTEST:-}" = 1 ]; then "$repository/airflow/scripts/setup-venv.sh"; fi
+else
+  echo "NOT built: no kube-apiserver and etcd in $INSTAPRO_ENVTEST_BIN (INSTAPRO_BUILD_ENVTEST=1 builds them," \
+    "10-20 minutes once); the API-server tests are skipped"
 fi
 
 step "image steps (deploy/docker/verify-image-steps.sh)"
