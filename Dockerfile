@@ -7,7 +7,9 @@
 #
 # deploy/docker/verify-image-steps.sh replays these steps without a Docker engine; keep both in step.
 
-ARG NODE_IMAGE=node:20-slim
+# Node.js 24, an LTS line maintained until April 2028 (20 reached its end of life in April 2026).
+# The CLI still runs on 20 and later (package.json engines); CI tests every supported line.
+ARG NODE_IMAGE=node:24-slim
 
 # ---- build: compile TypeScript to dist/ ---------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -32,6 +32,16 @@ EXECUTION_MODE_ENV = "INSTAPRO_AIRFLOW_EXECUTION_MODE"
 CLI_COMMAND_ENV = "INSTAPRO_CLI"
 
 ExecutionMode = Literal["kubernetes", "local"]
+# incremental: ingest the interval's partitions, then the incremental model, snapshot, tests.
+# full: `run --full-refresh`, the model rebuilt from everything loaded, snapshot and tests.
+Refresh = Literal["incremental", "full"]
+PARTITION_TEMPLATE_VARIABLES = frozenset({"ds", "ds_nodash"})
+
+# Airflow Variables that let a deployment override the YAML without a commit to the DAGs. Read
+# when a task runs, never when the DAG file is parsed; an AIRFLOW_VAR_<NAME> environment variable
+# sets them too (the instapro chart's Airflow ConfigMap does, deploy/README.md).
+PIPELINE_IMAGE_VARIABLE = "instapro_pipeline_image"
+INPUT_TEMPLATE_VARIABLE = "instapro_input_template"
 EXECUTION_MODES: tuple[str, ...] = ("kubernetes", "local")
 
 CRON_PRESETS = {
@@ -159,6 +169,8 @@ class KubernetesSettings(_StrictModel):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     startup_timeout: timedelta = timedelta(minutes=5)
     resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    # Secrets of type kubernetes.io/dockerconfigjson for a private registry, in `namespace`.
+    image_pull_secrets: list[str] = Field(default_factory=list)
 
     @field_validator("image", "tag")
     @classmethod
@@ -187,6 +199,18 @@ class KubernetesSettings(_StrictModel):
     def _object_name(cls, value: str) -> str:
         return _check_name(value, _DNS_SUBDOMAIN, "Kubernetes object name")
 
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _pull_secret_names(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            for name in value:
+                if not isinstance(name, str):
+                    raise ValueError(f"{name!r} is not a Secret name: list the names, e.g. [registry-pull-secret]")
+                _check_name(name, _DNS_SUBDOMAIN, "Kubernetes object name")
+        return value
+
     @field_validator("startup_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
@@ -195,6 +219,37 @@ class KubernetesSettings(_StrictModel):
     @property
     def image_reference(self) -> str:
         return f"{self.image}:{self.tag}"
+
+
+class InputSettings(_StrictModel):
+    """Where ingest finds the events of one day: a partition of the landing zone."""
+
+    # A Jinja template rendered once per day of the run's interval, with `ds` (YYYY-MM-DD) and
+    # `ds_nodash` bound to that day, e.g. "s3://landing/events/date={{ ds }}/". The Airflow
+    # Variable INPUT_TEMPLATE_VARIABLE overrides it at run time (see airflow/README.md).
+    partition_template: str = Field(min_length=1)
+
+    @field_validator("partition_template")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        check_partition_template(value)
+        return value
+
+
+def check_partition_template(template: str) -> None:
+    """Raise ValueError unless the template parses and uses no variable but ds/ds_nodash."""
+    from jinja2 import Environment, TemplateSyntaxError, meta
+
+    try:
+        names = meta.find_undeclared_variables(Environment().parse(template))
+    except TemplateSyntaxError as error:
+        raise ValueError(f"{template!r} is not a valid Jinja template: {error.message}") from None
+    unknown = sorted(names - PARTITION_TEMPLATE_VARIABLES)
+    if unknown:
+        raise ValueError(
+            f"{template!r} uses {', '.join(unknown)}: a partition template knows only "
+            f"{', '.join(sorted(PARTITION_TEMPLATE_VARIABLES))} (the partition's day)"
+        )
 
 
 class LocalSettings(_StrictModel):
@@ -243,9 +298,11 @@ class PipelineConfig(_StrictModel):
     retry_delay: timedelta = timedelta(minutes=5)
     execution_timeout: timedelta = timedelta(hours=1)
     execution_mode: ExecutionMode = "kubernetes"
+    refresh: Refresh = "incremental"
     pool: str | None = None
     tags: list[str] = Field(default_factory=list)
     kubernetes: KubernetesSettings
+    input: InputSettings
     local: LocalSettings = Field(default_factory=LocalSettings)
 
     @field_validator("name")

@@ -1,25 +1,34 @@
 """Builds one Airflow DAG per pipeline described in ``config/pipelines.yaml``.
 
-Every DAG runs the same four CLI steps in order, ingest -> model -> snapshot -> test,
-either as Kubernetes pods (``kubernetes`` mode) or as local subprocesses (``local`` mode).
-Only ``snapshot`` depends on the run: it rebuilds the snapshot rows of the run's data
-interval.
+An incremental pipeline (daily, weekly) runs four CLI steps in order, ingest -> model ->
+snapshot -> test; a full-refresh pipeline (monthly) runs one, ``run --full-refresh``. Tasks run
+as Kubernetes pods (``kubernetes`` mode) or as local subprocesses (``local`` mode). What depends
+on the run is rendered when the task runs: the interval's days (``--from``/``--to``), the input
+partitions of those days (``INSTAPRO_INPUT``) and the pipeline image.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable
 
-from instapro_airflow.config import PipelineConfig, load_pipelines
+from instapro_airflow.config import (
+    INPUT_TEMPLATE_VARIABLE,
+    PIPELINE_IMAGE_VARIABLE,
+    PipelineConfig,
+    check_partition_template,
+    load_pipelines,
+)
 
-# The CLI's --from/--to are inclusive calendar dates, while Airflow's data interval is
-# [start, end): the last day of the interval is the day before data_interval_end.
-INTERVAL_FIRST_DAY = "{{ data_interval_start | ds }}"
-INTERVAL_LAST_DAY = "{{ macros.ds_add(data_interval_end | ds, -1) }}"
+# Rendered by the macros of run_macros(); see RunInterval for a run without a logical date.
+INTERVAL_FIRST_DAY = "{{ instapro_first_day() }}"
+INTERVAL_LAST_DAY = "{{ instapro_last_day() }}"
+INPUT_LOCATIONS = "{{ instapro_input_locations() }}"
+PIPELINE_IMAGE = "{{ instapro_pipeline_image() }}"
 
 
 @dataclass(frozen=True)
@@ -29,27 +38,28 @@ class PipelineStep:
     task_id: str
     arguments: tuple[str, ...]
     doc_md: str
+    # Environment variables set on top of the ConfigMap and Secret (templated).
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
-PIPELINE_STEPS: tuple[PipelineStep, ...] = (
+INCREMENTAL_STEPS: tuple[PipelineStep, ...] = (
     PipelineStep(
         task_id="ingest",
         arguments=("ingest",),
+        environment={"INSTAPRO_INPUT": INPUT_LOCATIONS},
         doc_md=(
             "### ingest\n"
-            "Runs `instapro ingest`: loads the configured event log files (`INSTAPRO_INPUT`) into the "
-            "raw schema, validating each row. Idempotent, so it takes no interval: re-loading a file "
-            "that was already loaded changes nothing. Fails when the share of rejected rows exceeds "
-            "`INSTAPRO_MAX_REJECT_RATIO`."
+            "Runs `instapro ingest` on the landing-zone partitions of the run's days: "
+            "`input.partition_template` (or the Airflow Variable `instapro_input_template`) rendered "
+            "for each day, passed as `INSTAPRO_INPUT`. An object loaded before and unchanged is "
+            "skipped, so re-reading a partition costs only what is new or changed. Fails when the "
+            "share of rejected rows exceeds `INSTAPRO_MAX_REJECT_RATIO`."
         ),
     ),
     PipelineStep(
         task_id="model",
         arguments=("model",),
-        doc_md=(
-            "### model\n"
-            "Runs `instapro model`: rebuilds the staging and star-schema models from the raw events."
-        ),
+        doc_md="### model\nRuns `instapro model`: brings the staging and star-schema models up to date with the raw events.",
     ),
     PipelineStep(
         task_id="snapshot",
@@ -74,6 +84,115 @@ PIPELINE_STEPS: tuple[PipelineStep, ...] = (
     ),
 )
 
+FULL_REFRESH_STEPS: tuple[PipelineStep, ...] = (
+    PipelineStep(
+        task_id="full_refresh",
+        arguments=("run", "--full-refresh", "--from", INTERVAL_FIRST_DAY, "--to", INTERVAL_LAST_DAY),
+        doc_md=(
+            "### full_refresh\n"
+            "Runs `instapro run --full-refresh --from <first day> --to <last day>`: rebuilds the model "
+            "from everything loaded (no input is read), recomputes the snapshot of the run's interval "
+            "and runs every data test. A drift that the incremental runs could accumulate ends here."
+        ),
+    ),
+)
+
+
+def pipeline_steps(pipeline: PipelineConfig) -> tuple[PipelineStep, ...]:
+    return FULL_REFRESH_STEPS if pipeline.refresh == "full" else INCREMENTAL_STEPS
+
+
+@dataclass(frozen=True)
+class RunInterval:
+    """The calendar days a run covers, first and last inclusive."""
+
+    first_day: date
+    last_day: date
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
+
+
+def run_interval(context: Mapping[str, Any], schedule: str) -> RunInterval:
+    """The run's data interval as inclusive days.
+
+    A run triggered without a logical date (``logical_date: null`` through the API or CLI) has no
+    data interval. It covers the interval a scheduled run due at its ``run_after`` would have
+    covered, the latest complete one: "run now" processes yesterday for the daily DAG.
+    """
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        import pendulum
+        from airflow.timetables.interval import CronDataIntervalTimetable as CoreCronTimetable
+
+        dag_run = context.get("dag_run")
+        run_after = getattr(dag_run, "run_after", None) or pendulum.now("UTC")
+        interval = CoreCronTimetable(schedule, "UTC").infer_manual_data_interval(
+            run_after=pendulum.instance(run_after)
+        )
+        start, end = interval.start, interval.end
+    first_day = start.astimezone(timezone.utc).date()
+    last_day = end.astimezone(timezone.utc).date() - timedelta(days=1)
+    return RunInterval(first_day, last_day)
+
+
+def render_partitions(template: str, days: list[date]) -> list[str]:
+    """The partition template rendered for each day, in day order, each location once."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    check_partition_template(template)
+    compiled = SandboxedEnvironment(undefined=StrictUndefined).from_string(template)
+    locations: list[str] = []
+    for day in days:
+        location = compiled.render(ds=day.isoformat(), ds_nodash=day.strftime("%Y%m%d")).strip()
+        if location and location not in locations:
+            locations.append(location)
+    return locations
+
+
+def _variable(name: str) -> str | None:
+    """An Airflow Variable (or AIRFLOW_VAR_<NAME>), None when unset or empty."""
+    from airflow.sdk import Variable
+
+    value = Variable.get(name, default=None)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def run_macros(pipeline: PipelineConfig, variable: Callable[[str], str | None] = _variable) -> dict[str, Any]:
+    """Template functions of the pipeline's tasks; they run when a task is rendered, not at parse."""
+    from jinja2 import pass_context
+
+    @pass_context
+    def instapro_first_day(context: Any) -> str:
+        return run_interval(context, pipeline.schedule).first_day.isoformat()
+
+    @pass_context
+    def instapro_last_day(context: Any) -> str:
+        return run_interval(context, pipeline.schedule).last_day.isoformat()
+
+    @pass_context
+    def instapro_input_locations(context: Any) -> str:
+        template = variable(INPUT_TEMPLATE_VARIABLE) or pipeline.input.partition_template
+        try:
+            locations = render_partitions(template, run_interval(context, pipeline.schedule).days)
+        except ValueError as error:
+            raise ValueError(f"input partition template ({INPUT_TEMPLATE_VARIABLE} or pipelines.yaml): {error}") from None
+        if any("," in location for location in locations):
+            raise ValueError(f"an input location contains a comma, which separates INSTAPRO_INPUT entries: {locations}")
+        return ",".join(locations)
+
+    def instapro_pipeline_image() -> str:
+        return variable(PIPELINE_IMAGE_VARIABLE) or pipeline.kubernetes.image_reference
+
+    return {
+        "instapro_first_day": instapro_first_day,
+        "instapro_last_day": instapro_last_day,
+        "instapro_input_locations": instapro_input_locations,
+        "instapro_pipeline_image": instapro_pipeline_image,
+    }
+
 
 def build_dags(pipelines: list[PipelineConfig] | None = None) -> dict[str, DAG]:
     """Build every configured DAG, keyed by dag_id (loads the YAML when not given)."""
@@ -96,9 +215,10 @@ def build_dag(pipeline: PipelineConfig) -> DAG:
         default_args=_default_args(pipeline),
         tags=["instapro", f"instapro:{pipeline.name}", *pipeline.tags],
         doc_md=_dag_doc(pipeline),
+        user_defined_macros=run_macros(pipeline),
     ) as dag:
         previous: BaseOperator | None = None
-        for step in PIPELINE_STEPS:
+        for step in pipeline_steps(pipeline):
             task = _build_task(pipeline, step)
             if previous is not None:
                 previous >> task
@@ -135,10 +255,14 @@ def _pod_task(pipeline: PipelineConfig, step: PipelineStep) -> BaseOperator:
         doc_md=step.doc_md,
         name=f"instapro-{pipeline.name}-{step.task_id}".replace("_", "-"),
         namespace=settings.namespace,
-        image=settings.image_reference,
+        # Rendered when the task runs: an Airflow Variable set by the deployment, else the YAML.
+        image=PIPELINE_IMAGE,
         image_pull_policy=settings.image_pull_policy,
+        image_pull_secrets=[k8s.V1LocalObjectReference(name=name) for name in settings.image_pull_secrets] or None,
         # No cmds: the image's entrypoint is the instapro CLI.
         arguments=list(step.arguments),
+        # Only the run's input, on top of the ConfigMap; never a credential.
+        env_vars=dict(step.environment) or None,
         # Settings come from the ConfigMap, credentials from the Secret; none live in Airflow.
         env_from=[
             k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=settings.config_map)),
@@ -183,6 +307,7 @@ def _local_task(pipeline: PipelineConfig, step: PipelineStep) -> BaseOperator:
         doc_md=step.doc_md,
         cli_command=pipeline.local.command,
         arguments=list(step.arguments),
+        environment=dict(step.environment),
         working_directory=pipeline.local.working_directory,
     )
 
@@ -196,17 +321,19 @@ def _dag_doc(pipeline: PipelineConfig) -> str:
     else:
         settings = pipeline.kubernetes
         where = (
-            f"as pods of image `{settings.image_reference}` in namespace `{settings.namespace}`, with "
+            f"as pods of image `{settings.image_reference}` (unless the Airflow Variable "
+            f"`{PIPELINE_IMAGE_VARIABLE}` names another) in namespace `{settings.namespace}`, with "
             f"the settings from ConfigMap `{settings.config_map}` and the credentials from Secret "
             f"`{settings.secret}`"
         )
     intro = f"{pipeline.description}\n\n" if pipeline.description else ""
+    steps = " → ".join(f"`{step.task_id}`" for step in pipeline_steps(pipeline))
     return (
         f"## {pipeline.dag_id}\n{intro}"
         f"Schedule `{pipeline.schedule}` (UTC). Each run covers its data interval "
         "[`data_interval_start`, `data_interval_end`), i.e. the calendar days from the start up to "
-        "the day before the end, and runs the instapro CLI steps "
-        "`ingest` → `model` → `snapshot` → `test` "
+        "the day before the end; a run triggered without a logical date covers the latest complete "
+        f"interval before it was triggered. It runs the instapro CLI steps {steps} "
         f"{where}.\n\n"
         "Generated from `airflow/config/pipelines.yaml` by `instapro_airflow.factory`; change the "
         "YAML, not this DAG."

@@ -11,7 +11,7 @@ import os
 import shlex
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +28,7 @@ class InstaproCliOperator(BaseOperator):
     The CLI's stdout and stderr are streamed line by line into the task log.
     """
 
-    template_fields: Sequence[str] = ("arguments",)
+    template_fields: Sequence[str] = ("arguments", "environment")
     ui_color = "#e8f4fd"
 
     def __init__(
@@ -37,6 +37,7 @@ class InstaproCliOperator(BaseOperator):
         cli_command: Sequence[str],
         arguments: Sequence[str],
         working_directory: str | None = None,
+        environment: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,18 +46,23 @@ class InstaproCliOperator(BaseOperator):
         self.cli_command = list(cli_command)
         self.arguments = list(arguments)
         self.working_directory = working_directory
+        # Set over the inherited environment, like a pod's env over its envFrom.
+        self.environment = dict(environment or {})
         self._process: subprocess.Popen[str] | None = None
 
     def execute(self, context: Any) -> None:
         command = [*self.cli_command, *self.arguments]
         self._check_cli_exists()
         self.log.info("Running: %s (in %s)", shlex.join(command), self.working_directory or os.getcwd())
+        if self.environment:
+            self.log.info("With: %s", " ".join(f"{name}={value}" for name, value in self.environment.items()))
         try:
-            # env is not passed on purpose: the CLI reads its INSTAPRO_* settings from the
-            # worker's environment, exactly as the pod reads them from the ConfigMap and Secret.
+            # The CLI reads its INSTAPRO_* settings from the worker's environment, exactly as the
+            # pod reads them from the ConfigMap and Secret; only the run's own values are added.
             self._process = subprocess.Popen(
                 command,
                 cwd=self.working_directory,
+                env={**os.environ, **self.environment},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -23,6 +23,8 @@ DAGS_FOLDER = AIRFLOW_PROJECT_DIR / "dags"
 PIPELINES_YAML = AIRFLOW_PROJECT_DIR / "config" / "pipelines.yaml"
 EXPECTED_DAG_IDS = {"instapro_daily", "instapro_weekly", "instapro_monthly"}
 STEP_ORDER = ["ingest", "model", "snapshot", "test"]
+# Tasks of each DAG: the monthly one is a full refresh (refresh: full in pipelines.yaml).
+EXPECTED_TASKS = {"instapro_daily": STEP_ORDER, "instapro_weekly": STEP_ORDER, "instapro_monthly": ["full_refresh"]}
 
 # Settings that would change what the DAG file builds; the tests decide them explicitly.
 _FACTORY_OVERRIDES = ("INSTAPRO_AIRFLOW_EXECUTION_MODE", "INSTAPRO_CLI", "INSTAPRO_AIRFLOW_PIPELINES_CONFIG")

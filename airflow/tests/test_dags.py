@@ -7,7 +7,7 @@ from datetime import timedelta
 import pendulum
 import pytest
 import yaml
-from conftest import DAGS_FOLDER, EXPECTED_DAG_IDS, STEP_ORDER
+from conftest import DAGS_FOLDER, EXPECTED_DAG_IDS, EXPECTED_TASKS, STEP_ORDER
 
 from instapro_airflow.config import DEFAULT_CLI_SCRIPT, REPO_ROOT, parse_pipelines
 from instapro_airflow.factory import build_dags
@@ -18,6 +18,14 @@ EXPECTED_SCHEDULES = {
     "instapro_weekly": "0 0 * * 0",
     "instapro_monthly": "0 0 1 * *",
 }
+
+
+def pod_environment(task) -> dict[str, str]:
+    """The KubernetesPodOperator's env_vars as a mapping (it keeps a dict, or V1EnvVar items)."""
+    env_vars = task.env_vars or {}
+    if isinstance(env_vars, dict):
+        return dict(env_vars)
+    return {variable.name: variable.value for variable in env_vars}
 
 
 def linear_order(dag) -> list[str]:
@@ -69,7 +77,7 @@ def test_run_settings(dag_bag, dag_id):
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAG_IDS))
 def test_steps_run_in_pipeline_order(dag_bag, dag_id):
-    assert linear_order(dag_bag.dags[dag_id]) == STEP_ORDER
+    assert linear_order(dag_bag.dags[dag_id]) == EXPECTED_TASKS[dag_id]
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAG_IDS))
@@ -86,31 +94,35 @@ def test_pods_run_the_cli_image_with_settings_from_configmap_and_secret(dag_bag,
 
     for task in dag_bag.dags[dag_id].tasks:
         assert isinstance(task, KubernetesPodOperator)
-        assert task.image == "instapro:0.1.0"
+        # Rendered when the task runs (test_run_time_values.py): a Variable, else the YAML's image.
+        assert task.image == "{{ instapro_pipeline_image() }}"
         assert task.namespace == "instapro"
         assert task.service_account_name == "instapro-pipeline"
         # No cmds: the image's entrypoint is the CLI; the step is the first argument.
         assert not task.cmds
-        assert task.arguments[0] == task.task_id
+        assert task.arguments[0] == {"full_refresh": "run"}.get(task.task_id, task.task_id)
         config_maps = [source.config_map_ref.name for source in task.env_from if source.config_map_ref]
         secrets = [source.secret_ref.name for source in task.env_from if source.secret_ref]
         assert config_maps == ["instapro-settings"]
         assert secrets == ["instapro-database-credentials"]
-        # Everything comes through env_from: no variables, and so no credentials, in the DAG.
-        assert not task.env_vars
+        # Credentials only come through env_from; the one variable is ingest's input.
+        variables = pod_environment(task)
+        assert variables == ({"INSTAPRO_INPUT": "{{ instapro_input_locations() }}"} if task.task_id == "ingest" else {})
         assert not task.secrets
+        # No pull Secret unless the YAML names one (test_run_time_values.py covers that case).
+        assert not task.image_pull_secrets
 
 
 def test_pod_resources_follow_the_yaml(dag_bag):
     daily = dag_bag.dags["instapro_daily"].get_task("snapshot").container_resources
-    monthly = dag_bag.dags["instapro_monthly"].get_task("snapshot").container_resources
+    monthly = dag_bag.dags["instapro_monthly"].get_task("full_refresh").container_resources
     assert daily.requests == {"cpu": "250m", "memory": "256Mi"}
     assert daily.limits == {"cpu": "1", "memory": "1Gi"}
     assert monthly.limits == {"cpu": "1", "memory": "2Gi"}
 
 
-@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAG_IDS))
-def test_only_snapshot_takes_the_interval(dag_bag, dag_id):
+@pytest.mark.parametrize("dag_id", ["instapro_daily", "instapro_weekly"])
+def test_incremental_dags_give_the_interval_to_ingest_and_snapshot_only(dag_bag, dag_id):
     dag = dag_bag.dags[dag_id]
     assert dag.get_task("ingest").arguments == ["ingest"]
     assert dag.get_task("model").arguments == ["model"]
@@ -118,10 +130,16 @@ def test_only_snapshot_takes_the_interval(dag_bag, dag_id):
     assert dag.get_task("snapshot").arguments == [
         "snapshot",
         "--from",
-        "{{ data_interval_start | ds }}",
+        "{{ instapro_first_day() }}",
         "--to",
-        "{{ macros.ds_add(data_interval_end | ds, -1) }}",
+        "{{ instapro_last_day() }}",
     ]
+
+
+def test_monthly_dag_is_a_full_refresh_without_input(dag_bag):
+    (task,) = dag_bag.dags["instapro_monthly"].tasks
+    assert task.arguments == ["run", "--full-refresh", "--from", "{{ instapro_first_day() }}", "--to", "{{ instapro_last_day() }}"]
+    assert not task.env_vars
 
 
 def test_no_credentials_in_the_dag_sources_or_yaml():
@@ -145,7 +163,7 @@ def local_dags(pipelines_document):
 def test_local_mode_builds_the_same_dags_with_subprocess_tasks(dag_bag, local_dags):
     assert set(local_dags) == EXPECTED_DAG_IDS
     for dag_id, dag in local_dags.items():
-        assert linear_order(dag) == STEP_ORDER
+        assert linear_order(dag) == EXPECTED_TASKS[dag_id]
         assert dag.timetable == dag_bag.dags[dag_id].timetable
         assert dag.max_active_runs == 1
         for task in dag.tasks:
@@ -153,6 +171,7 @@ def test_local_mode_builds_the_same_dags_with_subprocess_tasks(dag_bag, local_da
             assert isinstance(task, InstaproCliOperator)
             # The same CLI arguments as the pod, run by the configured local command.
             assert task.arguments == pod_task.arguments
+            assert task.environment == pod_environment(pod_task)
             assert task.cli_command == ["node", str(DEFAULT_CLI_SCRIPT)]
             assert task.working_directory == str(REPO_ROOT)
             assert task.doc_md == pod_task.doc_md

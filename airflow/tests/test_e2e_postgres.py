@@ -107,7 +107,8 @@ def test_daily_dag_stores_the_correct_snapshot_for_its_interval(
             "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
             "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_DATABASE_URL": database_url,
-            "INSTAPRO_INPUT": str(event_log),
+            # The deployment's input template (an Airflow Variable), here one file for every day.
+            "AIRFLOW_VAR_INSTAPRO_INPUT_TEMPLATE": str(event_log),
             **isolated_schemas,
         },
     )

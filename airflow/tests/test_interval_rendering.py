@@ -29,6 +29,16 @@ def render_arguments(task, start: pendulum.DateTime, end: pendulum.DateTime) -> 
     return rendered.arguments
 
 
+def interval_task(dag):
+    """The task that takes --from/--to: snapshot, or the monthly DAG's full_refresh."""
+    return dag.get_task("full_refresh" if "full_refresh" in dag.task_ids else "snapshot")
+
+
+def rendered_days(dag, start: pendulum.DateTime, end: pendulum.DateTime) -> tuple[str, str]:
+    arguments = render_arguments(interval_task(dag), start, end)
+    return arguments[arguments.index("--from") + 1], arguments[arguments.index("--to") + 1]
+
+
 def scheduled_interval(dag, run_after: pendulum.DateTime):
     """The interval of the latest scheduled run due at run_after, computed by Airflow's own
     timetable (the same computation `airflow dags test <logical date>` uses)."""
@@ -49,8 +59,9 @@ def scheduled_interval(dag, run_after: pendulum.DateTime):
 )
 def test_snapshot_interval_is_inclusive_of_start_and_exclusive_of_end(dag_bag, start, end, expected_from, expected_to):
     for dag_id in sorted(EXPECTED_DAG_IDS):
-        arguments = render_arguments(dag_bag.dags[dag_id].get_task("snapshot"), start, end)
-        assert arguments == ["snapshot", "--from", expected_from, "--to", expected_to], dag_id
+        assert rendered_days(dag_bag.dags[dag_id], start, end) == (expected_from, expected_to), dag_id
+    arguments = render_arguments(dag_bag.dags["instapro_daily"].get_task("snapshot"), start, end)
+    assert arguments == ["snapshot", "--from", expected_from, "--to", expected_to]
 
 
 @pytest.mark.parametrize(
@@ -64,13 +75,7 @@ def test_snapshot_interval_is_inclusive_of_start_and_exclusive_of_end(dag_bag, s
 def test_each_schedule_snapshots_its_whole_period(dag_bag, dag_id, expected_from, expected_to):
     dag = dag_bag.dags[dag_id]
     interval = scheduled_interval(dag, run_after=utc(2020, 3, 1))
-    assert render_arguments(dag.get_task("snapshot"), interval.start, interval.end) == [
-        "snapshot",
-        "--from",
-        expected_from,
-        "--to",
-        expected_to,
-    ]
+    assert rendered_days(dag, interval.start, interval.end) == (expected_from, expected_to)
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAG_IDS))
@@ -86,8 +91,8 @@ def test_consecutive_runs_cover_every_day_once(dag_bag, dag_id):
     covered: list[str] = []
     for _ in range(4):
         info = timetable.next_dagrun_info(last_automated_data_interval=previous, restriction=restriction)
-        arguments = render_arguments(dag.get_task("snapshot"), info.data_interval.start, info.data_interval.end)
-        first, last = pendulum.parse(arguments[2]).date(), pendulum.parse(arguments[4]).date()
+        first_text, last_text = rendered_days(dag, info.data_interval.start, info.data_interval.end)
+        first, last = pendulum.parse(first_text).date(), pendulum.parse(last_text).date()
         if covered:
             assert first == pendulum.parse(covered[-1]).date().add(days=1), dag_id
         covered.append(last.isoformat())

@@ -22,7 +22,8 @@ import json, os, sys
 arguments = sys.argv[1:]
 with open(os.environ["STAND_IN_CLI_RECORD"], "a") as record:
     record.write(json.dumps({"arguments": arguments, "cwd": os.getcwd(),
-                             "schema": os.environ.get("INSTAPRO_SCHEMA")}) + "\\n")
+                             "schema": os.environ.get("INSTAPRO_SCHEMA"),
+                             "input": os.environ.get("INSTAPRO_INPUT")}) + "\\n")
 print("stand-in CLI ran", " ".join(arguments))
 if arguments[:1] == [os.environ.get("STAND_IN_CLI_FAIL_ON")]:
     print("stand-in CLI: data quality check failed", file=sys.stderr)
@@ -54,6 +55,9 @@ def test_weekly_run_executes_the_steps_in_order_for_its_week(
             "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_CLI": command,
             "INSTAPRO_SCHEMA": "set_on_the_worker",
+            "INSTAPRO_INPUT": "/set/on/the/worker.csv",
+            # How a deployment points the DAGs at its landing zone (the chart's Airflow ConfigMap).
+            "AIRFLOW_VAR_INSTAPRO_INPUT_TEMPLATE": "/landing/date={{ ds }}/",
             "STAND_IN_CLI_RECORD": str(record),
         },
     )
@@ -69,9 +73,33 @@ def test_weekly_run_executes_the_steps_in_order_for_its_week(
         ["test"],
     ]
     assert {call["schema"] for call in calls} == {"set_on_the_worker"}
+    # ingest reads the week's partitions, whatever INSTAPRO_INPUT the worker has.
+    week = [f"/landing/date=2020-03-0{day}/" for day in range(1, 8)]
+    assert calls[0]["input"].split(",") == week
+    assert {call["input"] for call in calls[1:]} == {"/set/on/the/worker.csv"}
     assert {call["cwd"] for call in calls} == {str(REPO_ROOT)}
     output = completed.stdout + completed.stderr
     assert "[cli stdout] stand-in CLI ran snapshot --from 2020-03-01 --to 2020-03-07" in output
+
+
+def test_monthly_run_is_one_full_refresh_of_its_month(airflow_home, no_retry_pipelines_config, stand_in_cli):
+    command, record = stand_in_cli
+    environment = airflow_environment(
+        airflow_home,
+        {
+            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+            "INSTAPRO_CLI": command,
+            "STAND_IN_CLI_RECORD": str(record),
+        },
+    )
+    # Logical date 2020-03-01: the run covers February 2020.
+    completed = run_airflow(["dags", "test", "instapro_monthly", "2020-03-01"], environment)
+    assert completed.returncode == 0, output_tail(completed)
+    calls = recorded_calls(record)
+    assert [call["arguments"] for call in calls] == [["run", "--full-refresh", "--from", "2020-02-01", "--to", "2020-02-29"]]
+    # A full refresh reads no input: the model is rebuilt from what is loaded.
+    assert calls[0]["input"] is None
 
 
 def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retry_pipelines_config, stand_in_cli):
@@ -86,7 +114,7 @@ def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retr
             "STAND_IN_CLI_FAIL_ON": "model",
         },
     )
-    completed = run_airflow(["dags", "test", "instapro_monthly", "2020-03-01"], environment)
+    completed = run_airflow(["dags", "test", "instapro_daily", "2020-03-01"], environment)
     assert completed.returncode != 0, output_tail(completed)
     assert [call["arguments"] for call in recorded_calls(record)] == [["ingest"], ["model"]]
     output = completed.stdout + completed.stderr

@@ -11,7 +11,8 @@ copy of its steps, so the two cannot drift apart:
           CMD ["--help"]).
   replay  builds each stage in a directory of its own: COPY copies from a build context filtered
           by .dockerignore (exactly what Docker would send), RUN runs the command with the host's
-          Node.js (the same major version as the base image), WORKDIR and ENV apply as in Docker.
+          Node.js (any supported line; CI replays with the base image's), WORKDIR and ENV apply as
+          in Docker.
           Bind mounts of the context (RUN --mount=type=bind) point at the filtered context.
 
 Only the instructions this repository uses are supported; anything else fails loudly so a new
@@ -32,7 +33,7 @@ from pathlib import Path
 
 EXPECTED_ENTRYPOINT = ["node", "/app/dist/cli/main.js"]
 EXPECTED_CMD = ["--help"]
-EXPECTED_BASE_IMAGE = "node:20-slim"
+EXPECTED_BASE_IMAGE = "node:24-slim"
 
 
 class DockerfileError(Exception):

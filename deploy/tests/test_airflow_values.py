@@ -1,9 +1,9 @@
 """Values for the official Airflow chart (deploy/airflow) and the kind recipe that installs it.
 
-The Airflow chart cannot be rendered here (no network to fetch it), so these tests pin down what
-can be checked offline: only keys verified against the chart's values.schema.json are used, the
-settings reach Airflow from the instapro chart's objects, DAGs are synced from the right folder,
-and no password is committed.
+What can be checked without the chart itself: only keys verified against the chart's
+values.schema.json are used, Airflow gets the instapro chart's run-time variables and nothing
+secret, DAGs are synced from the right folder, and no password is committed. With the chart's
+archive at hand, test_airflow_chart_render.py renders the chart itself with these files.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from test_chart import literal_passwords
 
 AIRFLOW_CHART_VERSION = "1.22.0"
 BAKED_DAGS_VALUES = DEPLOY / "airflow" / "values-baked-dags.yaml"
+LOCAL_MODE_VALUES = DEPLOY / "airflow" / "values-local-mode.yaml"
 KIND_AIRFLOW_VALUES = DEPLOY / "kind" / "values-airflow.yaml"
-AIRFLOW_VALUES_FILES = [AIRFLOW_VALUES, BAKED_DAGS_VALUES, KIND_AIRFLOW_VALUES]
+AIRFLOW_VALUES_FILES = [AIRFLOW_VALUES, BAKED_DAGS_VALUES, LOCAL_MODE_VALUES, KIND_AIRFLOW_VALUES]
 
 # Every key these files (and the kind scripts' --set flags) may use, each checked by hand against
 # values.schema.json of the official chart (apache-airflow/airflow, version above). A key outside
@@ -54,7 +55,7 @@ VERIFIED_CHART_KEYS = {
     "triggerer.persistence.fixPermissions",
 }
 # `config` is free-form in the schema (airflow.cfg sections); these are real Airflow options.
-VERIFIED_AIRFLOW_CONFIG_OPTIONS = {"config.core.dags_folder"}
+VERIFIED_AIRFLOW_CONFIG_OPTIONS = {"config.core.dags_folder", "config.scheduler.use_job_schedule"}
 # Values whose content is a list or a templated string: their inner keys are not chart keys.
 OPAQUE_KEYS = {"env", "extraEnvFrom", "createUserJob.args", "createUserJob.env"}
 
@@ -98,7 +99,9 @@ def test_chart_version_is_pinned_in_one_version_everywhere():
     library = (DEPLOY / "kind" / "scripts" / "lib.sh").read_text()
     assert re.search(r"^AIRFLOW_CHART_VERSION \?= (\S+)$", makefile, re.M).group(1) == AIRFLOW_CHART_VERSION
     assert re.search(r"AIRFLOW_CHART_VERSION=\$\{AIRFLOW_CHART_VERSION:-([^}]+)\}", library).group(1) == AIRFLOW_CHART_VERSION
-    for document in (AIRFLOW_VALUES, BAKED_DAGS_VALUES, DEPLOY / "README.md"):
+    script = (DEPLOY / "scripts" / "test-deploy.sh").read_text()
+    assert re.search(r"^AIRFLOW_CHART_VERSION=(\S+)$", script, re.M).group(1) == AIRFLOW_CHART_VERSION
+    for document in (AIRFLOW_VALUES, BAKED_DAGS_VALUES, LOCAL_MODE_VALUES, DEPLOY / "README.md"):
         mentioned = set(re.findall(r"--version (\d+\.\d+\.\d+)", document.read_text()))
         assert mentioned <= {AIRFLOW_CHART_VERSION}, (document.name, mentioned)
 
@@ -117,16 +120,32 @@ def test_dag_factory_runs_pipeline_steps_as_pods(values):
     assert all(set(item) == {"name", "value"} and isinstance(item["value"], str) for item in values["env"])
 
 
-def test_airflow_reads_the_instapro_configmap_and_secret(values, render, kubernetes_settings):
+def test_airflow_reads_the_run_time_variables_and_nothing_secret(values, render, kubernetes_settings):
     env_from = yaml.safe_load(values["extraEnvFrom"])
     manifests = render()
-    assert env_from == [
-        {"configMapRef": {"name": only(manifests, "ConfigMap")["metadata"]["name"]}},
-        {"secretRef": {"name": only(manifests, "Secret")["metadata"]["name"]}},
-    ]
-    # ... which are also the objects the DAGs hand to the pipeline pods.
-    assert env_from[0]["configMapRef"]["name"] == kubernetes_settings["config_map"]
-    assert env_from[1]["secretRef"]["name"] == kubernetes_settings["secret"]
+    airflow_configmap = only(manifests, "ConfigMap", "instapro-airflow")
+    assert env_from == [{"configMapRef": {"name": airflow_configmap["metadata"]["name"]}}]
+    assert all(key.startswith("AIRFLOW_VAR_") for key in airflow_configmap["data"])
+    # The pipeline's settings and credentials are for the pipeline pods only.
+    assert kubernetes_settings["secret"] not in values["extraEnvFrom"]
+    assert kubernetes_settings["config_map"] not in values["extraEnvFrom"]
+
+
+def test_local_mode_opt_in_gives_airflow_the_pipeline_environment(values, kubernetes_settings):
+    overlay = load_yaml(LOCAL_MODE_VALUES)
+    env_from = yaml.safe_load(overlay["extraEnvFrom"])
+    # Helm replaces lists: the overlay keeps the run-time variables of values.yaml.
+    assert yaml.safe_load(values["extraEnvFrom"])[0] in env_from
+    assert {"configMapRef": {"name": kubernetes_settings["config_map"]}} in env_from
+    assert {"secretRef": {"name": kubernetes_settings["secret"]}} in env_from
+    assert {"name": "INSTAPRO_AIRFLOW_EXECUTION_MODE", "value": "local"} in overlay["env"]
+
+
+def test_kind_scheduler_starts_no_runs_of_its_own():
+    # trigger-dag.sh unpauses the DAG; only the runs it triggers may then run.
+    assert load_yaml(KIND_AIRFLOW_VALUES)["config"]["scheduler"]["use_job_schedule"] == "False"
+    script = (DEPLOY / "kind" / "scripts" / "trigger-dag.sh").read_text()
+    assert script.index("use_job_schedule") < script.index("dags unpause")
 
 
 def test_git_sync_points_airflow_at_the_dag_folder_of_this_repository(values):
@@ -174,8 +193,14 @@ def test_baked_image_matches_the_dag_requirements_and_the_values():
     assert baked["dags"]["gitSync"]["enabled"] is False
 
 
-def test_kind_input_is_the_sample_the_image_ships():
-    input_path = load_yaml(KIND_INSTAPRO_VALUES)["settings"]["input"]
-    assert input_path.startswith("/app/")
-    assert (REPOSITORY / input_path.removeprefix("/app/")).is_file()
-    assert "COPY data/sample ./data/sample" in (REPOSITORY / "Dockerfile").read_text()
+def test_kind_input_is_the_landing_zone_the_recipe_fills():
+    kind_values = load_yaml(KIND_INSTAPRO_VALUES)
+    template = kind_values["airflow"]["inputPartitionTemplate"]
+    bucket = re.search(r'^LANDING_BUCKET=\$\{LANDING_BUCKET:-([^}]+)\}$', (DEPLOY / "kind" / "scripts" / "lib.sh").read_text(), re.M).group(1)
+    # landing_partitions.py writes events/date=YYYY-MM-DD/ under the bucket.
+    assert template == f"s3://{bucket}/events/date={{{{ ds }}}}/"
+    landing = list(yaml.safe_load_all((DEPLOY / "kind" / "landing-zone.yaml").read_text()))
+    service = next(doc for doc in landing if doc["kind"] == "Service")
+    port = service["spec"]["ports"][0]["port"]
+    assert kind_values["settings"]["s3"]["endpoint"] == f"http://{service['metadata']['name']}.instapro.svc:{port}"
+    assert kind_values["settings"]["s3"]["forcePathStyle"] is True

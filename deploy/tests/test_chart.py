@@ -20,6 +20,10 @@ from conftest import (
     only,
 )
 
+SETTINGS = f"{RELEASE}-settings"
+AIRFLOW_VARIABLES = f"{RELEASE}-airflow"
+RBAC_ON = {"rbac.create": True}
+
 STANDARD_LABELS = {
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -38,8 +42,15 @@ def kubernetes_settings() -> dict:
 # -- RBAC: who may do what ------------------------------------------------------------------
 
 
+def test_no_role_of_its_own_by_default(render):
+    # The official Airflow chart's pod-launcher Role covers the worker in Airflow's namespace
+    # (test_airflow_chart_render.py); this one is for pipeline pods in another namespace.
+    manifests = render()
+    assert not find(manifests, "Role") and not find(manifests, "RoleBinding")
+
+
 def test_pod_launcher_role_grants_what_the_kubernetes_pod_operator_needs(render):
-    role = only(render(), "Role", f"{RELEASE}-pod-launcher")
+    role = only(render(set_values=RBAC_ON), "Role", f"{RELEASE}-pod-launcher")
     granted = {(resource, verb) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
     for verb in ("create", "get", "list", "watch", "delete"):
         assert ("pods", verb) in granted
@@ -51,27 +62,22 @@ def test_pod_launcher_role_grants_what_the_kubernetes_pod_operator_needs(render)
 
 
 def test_pod_exec_is_opt_in(render):
-    role = only(render(set_values={"rbac.allowPodExec": True}), "Role")
+    role = only(render(set_values={**RBAC_ON, "rbac.allowPodExec": True}), "Role")
     assert any("pods/exec" in rule["resources"] for rule in role["rules"])
 
 
 def test_role_is_bound_to_the_airflow_worker_only(render):
-    binding = only(render(), "RoleBinding", f"{RELEASE}-pod-launcher")
+    binding = only(render(set_values=RBAC_ON), "RoleBinding", f"{RELEASE}-pod-launcher")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{RELEASE}-pod-launcher"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "instapro"}]
 
 
 def test_pipeline_pods_get_no_api_access(render, kubernetes_settings):
-    manifests = render(KIND_INSTAPRO_VALUES)
+    manifests = render(KIND_INSTAPRO_VALUES, set_values=RBAC_ON)
     account = only(manifests, "ServiceAccount", kubernetes_settings["service_account"])
     assert account["automountServiceAccountToken"] is False
     for binding in find(manifests, "RoleBinding") + find(manifests, "ClusterRoleBinding"):
         assert all(subject["name"] != account["metadata"]["name"] for subject in binding["subjects"])
-
-
-def test_rbac_can_be_left_to_someone_else(render):
-    manifests = render(set_values={"rbac.create": False})
-    assert not find(manifests, "Role") and not find(manifests, "RoleBinding")
 
 
 # -- Names the DAG factory uses ----------------------------------------------------------------
@@ -79,7 +85,7 @@ def test_rbac_can_be_left_to_someone_else(render):
 
 def test_object_names_match_what_the_dags_launch_pods_with(render, kubernetes_settings):
     manifests = render()
-    assert only(manifests, "ConfigMap")["metadata"]["name"] == kubernetes_settings["config_map"]
+    assert only(manifests, "ConfigMap", SETTINGS)["metadata"]["name"] == kubernetes_settings["config_map"]
     assert only(manifests, "Secret")["metadata"]["name"] == kubernetes_settings["secret"]
     assert only(manifests, "ServiceAccount")["metadata"]["name"] == kubernetes_settings["service_account"]
     assert all(m["metadata"]["namespace"] == kubernetes_settings["namespace"] for m in manifests)
@@ -90,6 +96,33 @@ def test_image_tag_is_the_one_the_dags_run(kubernetes_settings):
     package = json.loads((REPOSITORY / "package.json").read_text())
     assert chart["appVersion"] == package["version"] == kubernetes_settings["tag"]
     assert load_yaml(CHART / "values.yaml")["image"]["repository"] == kubernetes_settings["image"]
+
+
+# -- What the DAGs read at run time (Airflow ConfigMap) ------------------------------------------
+
+
+def test_a_release_sets_the_image_the_dags_launch(render):
+    """`helm upgrade --set image.tag=...` is a release: no commit to the DAG repository."""
+    variables = only(render(PRODUCTION_VALUES, set_values={"image.tag": "3f2c1ab"}), "ConfigMap", AIRFLOW_VARIABLES)["data"]
+    assert variables["AIRFLOW_VAR_INSTAPRO_PIPELINE_IMAGE"] == "registry.example.com/data-platform/instapro:3f2c1ab"
+    default = only(render(), "ConfigMap", AIRFLOW_VARIABLES)["data"]
+    assert default == {"AIRFLOW_VAR_INSTAPRO_PIPELINE_IMAGE": "instapro:0.1.0"}
+
+
+def test_input_partition_template_reaches_airflow_verbatim(render):
+    template = "s3://landing-bucket/events/date={{ ds }}/"
+    variables = only(render(set_values={"airflow.inputPartitionTemplate": template}), "ConfigMap", AIRFLOW_VARIABLES)["data"]
+    # Rendered by Airflow per day, so helm must leave the braces alone.
+    assert variables["AIRFLOW_VAR_INSTAPRO_INPUT_TEMPLATE"] == template
+
+
+def test_private_registry_pull_secret_reaches_the_pipeline_pods(render, kubernetes_settings):
+    manifests = render(PRODUCTION_VALUES)
+    account = only(manifests, "ServiceAccount", kubernetes_settings["service_account"])
+    # Kubernetes adds a service account's pull Secrets to its pods that name none themselves.
+    assert account["imagePullSecrets"] == [{"name": "registry-pull-secret"}]
+    assert only(manifests, "Pod")["spec"]["imagePullSecrets"] == [{"name": "registry-pull-secret"}]
+    assert "imagePullSecrets" not in only(render(), "ServiceAccount")
 
 
 # -- Credentials -------------------------------------------------------------------------------
@@ -124,11 +157,29 @@ def test_existing_secret_replaces_the_generated_one_everywhere(render):
     assert references == {"team-managed-credentials"}
 
 
+def test_s3_keys_are_in_the_secret_only_when_given(render):
+    given = only(render(set_values={"credentials.s3AccessKeyId": "AKIDEXAMPLE", "credentials.s3SecretAccessKey": "s3-secret"}), "Secret")
+    assert decoded(given, "AWS_ACCESS_KEY_ID") == "AKIDEXAMPLE"
+    assert decoded(given, "AWS_SECRET_ACCESS_KEY") == "s3-secret"
+    # Without keys the AWS SDK's other sources apply (an empty key would shadow them).
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(only(render(), "Secret")["data"])
+    with pytest.raises(RenderError, match="go together"):
+        render(set_values={"credentials.s3AccessKeyId": "AKIDEXAMPLE"})
+
+
+def test_s3_endpoint_is_written_only_when_set(render):
+    assert "AWS_ENDPOINT_URL_S3" not in only(render(), "ConfigMap", SETTINGS)["data"]
+    settings = only(render(KIND_INSTAPRO_VALUES), "ConfigMap", SETTINGS)["data"]
+    assert settings["AWS_ENDPOINT_URL_S3"] == "http://instapro-landing.instapro.svc:8333"
+    assert settings["INSTAPRO_S3_FORCE_PATH_STYLE"] == "true"
+    assert not any(key.startswith("AWS_") and "KEY" in key for key in settings)
+
+
 def test_production_values_use_an_existing_secret_and_tls(render):
     manifests = render(PRODUCTION_VALUES)
     assert not find(manifests, "Secret"), "production credentials come from a Secret managed outside the chart"
     assert not find(manifests, "StatefulSet"), "production uses an external database"
-    settings = only(manifests, "ConfigMap")["data"]
+    settings = only(manifests, "ConfigMap", SETTINGS)["data"]
     assert settings["INSTAPRO_DB_HOST"] and settings["INSTAPRO_DB_SSLMODE"] == "verify-full"
     test_pod = only(manifests, "Pod")
     assert test_pod["spec"]["containers"][0]["resources"]["limits"]
@@ -161,7 +212,7 @@ def test_no_password_is_committed_in_chart_values(values_file):
 def test_warehouse_is_off_by_default(render):
     manifests = render()
     assert not find(manifests, "StatefulSet") and not find(manifests, "Service")
-    assert only(manifests, "ConfigMap")["data"]["INSTAPRO_DB_HOST"] == ""
+    assert only(manifests, "ConfigMap", SETTINGS)["data"]["INSTAPRO_DB_HOST"] == ""
 
 
 def test_warehouse_runs_official_postgres_16_with_a_volume(render):
@@ -184,14 +235,14 @@ def test_warehouse_is_initialised_with_the_pipeline_credentials(render):
     secret_name = only(manifests, "Secret")["metadata"]["name"]
     assert env["POSTGRES_USER"]["valueFrom"]["secretKeyRef"] == {"name": secret_name, "key": "INSTAPRO_DB_USER"}
     assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": secret_name, "key": "INSTAPRO_DB_PASSWORD"}
-    settings = only(manifests, "ConfigMap")["data"]
+    settings = only(manifests, "ConfigMap", SETTINGS)["data"]
     assert env["POSTGRES_DB"]["value"] == settings["INSTAPRO_DB_NAME"]
     assert settings["INSTAPRO_DB_HOST"] == f"{RELEASE}-warehouse.instapro.svc"
     assert settings["INSTAPRO_DB_PORT"] == str(only(manifests, "Service")["spec"]["ports"][0]["port"])
 
 
 def test_explicit_database_host_wins_over_the_warehouse(render):
-    settings = only(render(set_values={"warehouse.enabled": True, "settings.database.host": "db.example.com"}), "ConfigMap")["data"]
+    settings = only(render(set_values={"warehouse.enabled": True, "settings.database.host": "db.example.com"}), "ConfigMap", SETTINGS)["data"]
     assert settings["INSTAPRO_DB_HOST"] == "db.example.com"
 
 
@@ -208,6 +259,7 @@ def test_explicit_database_host_wins_over_the_warehouse(render):
         {"credentials.databaseUrl": "mysql://somewhere/db"},
         {"warehouse.storage.size": "lots"},
         {"unknownTopLevelKey": "x"},
+        {"settings.s3.endpoint": "seaweedfs:8333"},  # not a URL: the SDK would refuse it at run time
     ],
     ids=lambda values: next(iter(values)),
 )
@@ -260,7 +312,7 @@ def test_notes_render_and_name_the_objects_airflow_needs(helm, tmp_path, values_
     completed = subprocess.run(command, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     notes = load_yaml_text(completed.stdout)["data"]["notes"]
-    assert "extraEnvFrom" in notes and kubernetes_settings["config_map"] in notes
+    assert "extraEnvFrom" in notes and AIRFLOW_VARIABLES in notes and kubernetes_settings["config_map"] in notes
     assert "helm test" in notes
 
 

@@ -68,7 +68,7 @@ def test_changed_entrypoint_is_reported(scratch_repository):
 
 
 def test_unpinned_base_image_is_reported(scratch_repository):
-    edit(scratch_repository, "ARG NODE_IMAGE=node:20-slim", "ARG NODE_IMAGE=node")
+    edit(scratch_repository, "ARG NODE_IMAGE=node:24-slim", "ARG NODE_IMAGE=node")
     assert "not pinned by tag" in problems(scratch_repository)
 
 

@@ -28,6 +28,9 @@ section "pipeline pods (KubernetesPodOperator)"
 kc get pods -l app.kubernetes.io/name=instapro,app.kubernetes.io/component!=warehouse -o wide
 kc logs -l app.kubernetes.io/name=instapro,app.kubernetes.io/component!=warehouse --all-containers --tail=50 --prefix
 
+section "landing zone (SeaweedFS)"
+kc logs deployment/instapro-landing -c seaweedfs --tail=50
+
 section "scheduler log"
 kc logs "deploy/$AIRFLOW_RELEASE-scheduler" -c scheduler --tail=150
 section "DAG import errors"

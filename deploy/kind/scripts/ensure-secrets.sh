@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates, once, the Secrets the kind installation needs, with random values that exist only in
-# the cluster: the first Airflow UI user and the password of Airflow's metadata database.
+# the cluster: the first Airflow UI user, the password of Airflow's metadata database and the S3
+# keys of the landing zone.
 # Existing Secrets are left alone, so re-running never changes a password already in use.
 set -euo pipefail
 # shellcheck source=deploy/kind/scripts/lib.sh
@@ -24,6 +25,15 @@ else
   log "creating Secret $AIRFLOW_METADATA_SECRET (Airflow metadata database password)"
   kc create secret generic "$AIRFLOW_METADATA_SECRET" \
     --from-literal=password="$(random_password)" >/dev/null
+fi
+
+if kc get secret "$LANDING_S3_SECRET" >/dev/null 2>&1; then
+  log "Secret $LANDING_S3_SECRET exists; keeping it"
+else
+  log "creating Secret $LANDING_S3_SECRET (S3 keys of the landing zone, random)"
+  kc create secret generic "$LANDING_S3_SECRET" \
+    --from-literal=AWS_ACCESS_KEY_ID="instapro$(random_password | head -c 12)" \
+    --from-literal=AWS_SECRET_ACCESS_KEY="$(random_password)" >/dev/null
 fi
 
 echo "Airflow UI login: admin / the password printed by:"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs or upgrades this repository's chart (deploy/helm/instapro) on the kind cluster, with
-# the in-cluster warehouse, and binds its pod-launcher Role to the service account Airflow's
-# worker pods really use (read from Airflow's pod template once Airflow is installed).
+# the in-cluster warehouse and the landing zone's S3 endpoint and keys, then runs its helm test.
+# No pod-launcher Role of its own: Airflow runs in the same namespace, where the official chart's
+# Role already lets the worker pods start the pipeline pods (deploy/README.md, RBAC).
 set -euo pipefail
 # shellcheck source=deploy/kind/scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,18 +10,16 @@ require kubectl helm
 
 ensure_namespace
 
-worker_service_account=$(airflow_worker_service_account)
-if [ -z "$worker_service_account" ]; then
-  worker_service_account="$AIRFLOW_RELEASE-worker"
-  log "Airflow is not installed yet; allowing its default worker service account $worker_service_account"
-else
-  log "Airflow's worker pods run as $worker_service_account"
-fi
+s3_access_key_id=$(secret_value "$LANDING_S3_SECRET" AWS_ACCESS_KEY_ID)
+s3_secret_access_key=$(secret_value "$LANDING_S3_SECRET" AWS_SECRET_ACCESS_KEY)
+[ -n "$s3_access_key_id" ] && [ -n "$s3_secret_access_key" ] || die "Secret $LANDING_S3_SECRET is missing: run 'make secrets' first"
 
 log "helm upgrade --install $INSTAPRO_RELEASE deploy/helm/instapro"
+# The S3 keys go through --set-string only on this machine; they are generated per cluster.
 hc upgrade --install "$INSTAPRO_RELEASE" "$deploy_dir/helm/instapro" \
   --values "$deploy_dir/kind/values-instapro.yaml" \
-  --set-string "rbac.podLaunchers[0].name=$worker_service_account" \
+  --set-string "credentials.s3AccessKeyId=$s3_access_key_id" \
+  --set-string "credentials.s3SecretAccessKey=$s3_secret_access_key" \
   --wait --timeout 10m
 
 log "checking that a pipeline pod can reach the warehouse (helm test)"

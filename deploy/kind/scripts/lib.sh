@@ -12,6 +12,11 @@ AIRFLOW_CHART_VERSION=${AIRFLOW_CHART_VERSION:-1.22.0}
 AIRFLOW_ADMIN_SECRET=${AIRFLOW_ADMIN_SECRET:-instapro-airflow-admin}
 # Secret with the password of Airflow's bundled metadata PostgreSQL (kind only).
 AIRFLOW_METADATA_SECRET=${AIRFLOW_METADATA_SECRET:-airflow-metadata-db-password}
+# Secret with the S3 keys of the in-cluster landing zone (kind only), its bucket, and the sample
+# log whose day partitions it holds.
+LANDING_S3_SECRET=${LANDING_S3_SECRET:-instapro-landing-s3}
+LANDING_BUCKET=${LANDING_BUCKET:-instapro-landing}
+LANDING_SOURCE_LOG=${LANDING_SOURCE_LOG:-data/sample/event_log.csv}
 
 repository_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 # shellcheck disable=SC2034  # used by the scripts that source this file
@@ -44,13 +49,4 @@ ensure_namespace() {
 secret_value() {
   local name=$1 key=$2
   kc get secret "$name" -o "jsonpath={.data.$key}" 2>/dev/null | base64 -d
-}
-
-# The service account of the KubernetesExecutor worker pods, read from the pod template Airflow's
-# chart renders into its ConfigMap (the name differs between chart versions and settings).
-# Prints nothing when Airflow is not installed yet.
-airflow_worker_service_account() {
-  kc get configmaps -l "release=$AIRFLOW_RELEASE" \
-    -o 'jsonpath={range .items[*]}{.data.pod_template_file\.yaml}{"\n"}{end}' 2>/dev/null |
-    awk '$1 == "serviceAccountName:" { gsub(/["\047]/, "", $2); print $2; exit }'
 }

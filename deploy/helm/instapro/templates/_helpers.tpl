@@ -50,6 +50,11 @@ app.kubernetes.io/part-of: instapro
 {{- printf "%s-settings" (include "instapro.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Name of the ConfigMap with the AIRFLOW_VAR_* variables the DAGs read at run time. */}}
+{{- define "instapro.airflowConfigMapName" -}}
+{{- printf "%s-airflow" (include "instapro.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* Name of the Secret with the credentials: the one you created, or the one this chart makes. */}}
 {{- define "instapro.credentialsSecretName" -}}
 {{- if .Values.credentials.existingSecret -}}
