@@ -70,16 +70,19 @@ INCREMENTAL_STEPS: tuple[PipelineStep, ...] = (
             "`--from` is `data_interval_start` and `--to` the day before `data_interval_end`, because "
             "the CLI's dates are inclusive and Airflow's interval excludes its end. Writes one "
             "`availability_snapshot` row per day (active professionals at the end of the day, and "
-            "professionals able to propose at any moment of the day)."
+            "professionals able to propose at any moment of the day). Days an earlier day's late "
+            "events changed are recomputed too."
         ),
     ),
     PipelineStep(
         task_id="test",
-        arguments=("test",),
+        arguments=("test", "--incremental"),
         doc_md=(
             "### test\n"
-            "Runs `instapro test`, the data quality gate: exits non-zero, failing this task and the "
-            "run, when a check on the modelled data or the snapshot fails."
+            "Runs `instapro test --incremental`, the data quality gate, on the rows the model build "
+            "merged where the tests say how (the constraints guard the rest; after a full refresh, "
+            "every row): exits non-zero, failing this task and the run, when a check on the "
+            "modelled data or the snapshot fails."
         ),
     ),
 )

@@ -126,7 +126,7 @@ def test_incremental_dags_give_the_interval_to_ingest_and_snapshot_only(dag_bag,
     dag = dag_bag.dags[dag_id]
     assert dag.get_task("ingest").arguments == ["ingest"]
     assert dag.get_task("model").arguments == ["model"]
-    assert dag.get_task("test").arguments == ["test"]
+    assert dag.get_task("test").arguments == ["test", "--incremental"]
     assert dag.get_task("snapshot").arguments == [
         "snapshot",
         "--from",

@@ -100,10 +100,10 @@ def test_consecutive_runs_cover_every_day_once(dag_bag, dag_id):
         previous = info.data_interval
 
 
-@pytest.mark.parametrize("step", ["ingest", "model", "test"])
-def test_other_steps_render_without_an_interval(dag_bag, step):
+@pytest.mark.parametrize(("step", "arguments"), [("ingest", ["ingest"]), ("model", ["model"]), ("test", ["test", "--incremental"])])
+def test_other_steps_render_without_an_interval(dag_bag, step, arguments):
     task = dag_bag.dags["instapro_weekly"].get_task(step)
-    assert render_arguments(task, utc(2020, 3, 1), utc(2020, 3, 8)) == [step]
+    assert render_arguments(task, utc(2020, 3, 1), utc(2020, 3, 8)) == arguments
 
 
 def test_local_mode_renders_the_same_arguments(dag_bag, pipelines_document):

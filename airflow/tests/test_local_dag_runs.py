@@ -70,7 +70,7 @@ def test_weekly_run_executes_the_steps_in_order_for_its_week(
         ["ingest"],
         ["model"],
         ["snapshot", "--from", "2020-03-01", "--to", "2020-03-07"],
-        ["test"],
+        ["test", "--incremental"],
     ]
     assert {call["schema"] for call in calls} == {"set_on_the_worker"}
     # ingest reads the week's partitions, whatever INSTAPRO_INPUT the worker has.

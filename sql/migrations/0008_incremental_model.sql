@@ -5,6 +5,9 @@ CREATE TABLE {{raw}}.model_state (
     mart_schema               text        PRIMARY KEY,
     -- Every raw event with run_id <= this is in the mart; the next build merges those after it.
     built_through_run_id      bigint      NOT NULL,
+    -- The last build merged the events after this run (NULL: it was a full refresh); `instapro
+    -- test --incremental` checks those rows.
+    increment_after_run_id    bigint,
     -- Of the model definition (migrations and model SQL) the mart was built with: another one
     -- forces a full refresh.
     model_fingerprint         text        NOT NULL,

@@ -14,6 +14,7 @@ import { ingest } from '../ingest/ingest.js';
 import type { IngestResult } from '../ingest/ingest.js';
 import { buildModel } from '../model/build-model.js';
 import type { ModelOptions, ModelResult } from '../model/build-model.js';
+import { readModelState } from '../model/model-state.js';
 import { schemaNames } from '../pipeline/context.js';
 import { PipelineSession } from '../pipeline/session.js';
 import { runDataTests } from '../quality/run-data-tests.js';
@@ -174,7 +175,7 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
 
   const inputOption = () => new Option('-i, --input <files...>', 'event log file(s) (env INSTAPRO_INPUT, comma-separated)');
   const rejectOption = () => new Option('--max-reject-ratio <ratio>', 'largest share of rejected rows per file before the load fails (env INSTAPRO_MAX_REJECT_RATIO, default 0.001)');
-  const fromOption = () => new Option('--from <date>', 'first snapshot day, YYYY-MM-DD (default: first event date)');
+  const fromOption = () => new Option('--from <date>', 'first snapshot day, YYYY-MM-DD (default: first event date); days the model builds changed are recomputed too');
   const toOption = () => new Option('--to <date>', 'last snapshot day, inclusive (default: last event date)');
   const fullRefreshOption = (what: string) => new Option('--full-refresh', what);
 
@@ -252,9 +253,20 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
     },
   );
 
-  withCommonOptions(program.command('test').description('run the schema and data tests declared in sql/models/schema.yml')).action(async (options: CommonOptions) => {
+  withCommonOptions(
+    program
+      .command('test')
+      .description('run the schema and data tests declared in sql/models/schema.yml, on every row')
+      .option('--incremental', 'after an incremental model build, check the rows it merged where schema.yml says how (as `run` does); every row after a full refresh'),
+  ).action(async (options: CommonOptions & { incremental?: boolean }) => {
     const out = new Output(options);
-    await finish(out, () => withSession('test', options, out, async (session) => void (await testStep(session, out))));
+    await finish(out, () =>
+      withSession('test', options, out, async (session) => {
+        const state = options.incremental ? await readModelState(session.ctx.db, session.ctx.schemas) : null;
+        const scope: TestScope = state?.incrementAfterRunId != null ? { kind: 'incremental', afterRunId: state.incrementAfterRunId } : FULL_SCOPE;
+        await testStep(session, out, scope);
+      }),
+    );
   });
 
   withCommonOptions(

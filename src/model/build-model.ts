@@ -81,6 +81,7 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
       const build = reason === null && state !== null ? await mergeIncrement(ctx, models, state.builtThroughRunId) : await fullRefresh(ctx, models);
       await recordModelBuild(db, schemas, {
         builtThroughRunId: ctx.runId,
+        incrementAfterRunId: reason === null && state !== null ? state.builtThroughRunId : null,
         modelFingerprint: fingerprint,
         snapshotRebuild: reason !== null,
         snapshotPendingFrom: build.snapshotFrom,

@@ -8,6 +8,8 @@ import { SQL_ROOT, quoteIdentifier } from '../db/sql-files.js';
 /** What `{{raw}}.model_state` keeps about one mart schema between builds (migration 0008). */
 export interface ModelState {
   builtThroughRunId: number;
+  /** The last build merged the events loaded after this run; null when it was a full refresh. */
+  incrementAfterRunId: number | null;
   modelFingerprint: string;
   fullRefreshRequired: boolean;
   snapshotRebuildPending: boolean;
@@ -19,13 +21,14 @@ export interface ModelState {
 export async function readModelState(db: Database, schemas: SchemaNames): Promise<ModelState | null> {
   const { rows } = await db.query<{
     built_through_run_id: number;
+    increment_after_run_id: number | null;
     model_fingerprint: string;
     full_refresh_required: boolean;
     snapshot_rebuild_pending: boolean;
     snapshot_pending_from: string | null;
     snapshot_fingerprint: string | null;
   }>(
-    `SELECT built_through_run_id, model_fingerprint, full_refresh_required, snapshot_rebuild_pending, snapshot_pending_from, snapshot_fingerprint
+    `SELECT built_through_run_id, increment_after_run_id, model_fingerprint, full_refresh_required, snapshot_rebuild_pending, snapshot_pending_from, snapshot_fingerprint
      FROM ${quoteIdentifier(schemas.raw)}.model_state WHERE mart_schema = $1`,
     [schemas.mart],
   );
@@ -33,6 +36,7 @@ export async function readModelState(db: Database, schemas: SchemaNames): Promis
   if (!row) return null;
   return {
     builtThroughRunId: Number(row.built_through_run_id),
+    incrementAfterRunId: row.increment_after_run_id === null ? null : Number(row.increment_after_run_id),
     modelFingerprint: row.model_fingerprint,
     fullRefreshRequired: row.full_refresh_required,
     snapshotRebuildPending: row.snapshot_rebuild_pending,
@@ -49,20 +53,21 @@ export async function readModelState(db: Database, schemas: SchemaNames): Promis
 export async function recordModelBuild(
   db: Database,
   schemas: SchemaNames,
-  build: { builtThroughRunId: number; modelFingerprint: string; snapshotRebuild: boolean; snapshotPendingFrom: string | null },
+  build: { builtThroughRunId: number; incrementAfterRunId: number | null; modelFingerprint: string; snapshotRebuild: boolean; snapshotPendingFrom: string | null },
 ): Promise<void> {
   await db.query(
     `INSERT INTO ${quoteIdentifier(schemas.raw)}.model_state AS s
-         (mart_schema, built_through_run_id, model_fingerprint, full_refresh_required, built_at, snapshot_rebuild_pending, snapshot_pending_from)
-     VALUES ($1, $2, $3, false, now(), $4, $5::date)
+         (mart_schema, built_through_run_id, increment_after_run_id, model_fingerprint, full_refresh_required, built_at, snapshot_rebuild_pending, snapshot_pending_from)
+     VALUES ($1, $2, $6, $3, false, now(), $4, $5::date)
      ON CONFLICT (mart_schema) DO UPDATE SET
          built_through_run_id = excluded.built_through_run_id,
+         increment_after_run_id = excluded.increment_after_run_id,
          model_fingerprint = excluded.model_fingerprint,
          full_refresh_required = false,
          built_at = excluded.built_at,
          snapshot_rebuild_pending = s.snapshot_rebuild_pending OR excluded.snapshot_rebuild_pending,
          snapshot_pending_from = least(s.snapshot_pending_from, excluded.snapshot_pending_from)`,
-    [schemas.mart, build.builtThroughRunId, build.modelFingerprint, build.snapshotRebuild, build.snapshotPendingFrom],
+    [schemas.mart, build.builtThroughRunId, build.modelFingerprint, build.snapshotRebuild, build.snapshotPendingFrom, build.incrementAfterRunId],
   );
 }
 

@@ -17,7 +17,7 @@ export interface SnapshotOptions {
 export interface SnapshotResult {
   /**
    * full-refresh: every day, and days outside the data's range removed; incremental: the days the
-   * model builds changed since the snapshot last ran; range: the days asked for.
+   * model builds changed since the snapshot last ran; range: the days asked for, and those.
    */
   mode: 'full-refresh' | 'incremental' | 'range';
   /** The days recomputed (null: none). */
@@ -51,7 +51,6 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
   const from = options.from === undefined ? undefined : parseIsoDate(options.from, '--from');
   const to = options.to === undefined ? undefined : parseIsoDate(options.to, '--to');
   if (from !== undefined && to !== undefined && from > to) throw new ConfigurationError(`--from ${from} is after --to ${to}`);
-  if (byHand && options.fullRefresh) throw new ConfigurationError('--full-refresh recomputes every day: give it without --from and --to');
   const fingerprint = await snapshotFingerprint();
 
   return inTransaction(db, async () => {
@@ -64,21 +63,19 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
     );
     const first = rows[0]?.first ?? null;
     const last = rows[0]?.last ?? null;
-    let mode: SnapshotResult['mode'];
-    let range: { from: string | null; to: string | null };
-    if (byHand) {
-      mode = 'range';
-      range = { from: from ?? first, to: to ?? last };
-    } else {
-      const state = await readModelState(db, schemas);
-      const rebuild = options.fullRefresh || state === null || state.snapshotRebuildPending || state.snapshotFingerprint !== fingerprint;
-      mode = rebuild ? 'full-refresh' : 'incremental';
-      const pendingFrom = [state?.snapshotPendingFrom ?? null, rows[0]?.first_missing ?? null].filter((d): d is string => d !== null).sort()[0] ?? null;
-      range = rebuild ? { from: first, to: last } : { from: pendingFrom === null ? null : maxDate(pendingFrom, first), to: pendingFrom === null ? null : last };
-      if (rebuild) await db.query(`DELETE FROM ${mart}.availability_snapshot`);
-      await recordSnapshotDone(db, schemas, fingerprint, rebuild);
-    }
-    const result = { mode, from: range.from, to: range.to, days_written: 0, full_rebuild: mode === 'full-refresh' };
+    // What the model builds left undone is recomputed whatever was asked, so a range given by
+    // hand (an orchestrator's interval) never leaves a day that a late event changed stale.
+    const state = await readModelState(db, schemas);
+    const rebuild = options.fullRefresh === true || ((state === null || state.snapshotRebuildPending || state.snapshotFingerprint !== fingerprint) && first !== null);
+    const pendingFrom = rebuild ? first : earliest(state?.snapshotPendingFrom ?? null, rows[0]?.first_missing ?? null);
+    const pending = pendingFrom === null || last === null ? null : { from: maxDate(pendingFrom, first), to: last };
+    const asked = byHand ? { from: from ?? first, to: to ?? last } : null;
+    const mode: SnapshotResult['mode'] = byHand ? 'range' : rebuild ? 'full-refresh' : 'incremental';
+    const range =
+      asked && pending ? { from: earliest(asked.from, pending.from), to: latest(asked.to, pending.to) } : (asked ?? pending ?? { from: null, to: null });
+    if (rebuild) await db.query(`DELETE FROM ${mart}.availability_snapshot`);
+    await recordSnapshotDone(db, schemas, fingerprint, rebuild);
+    const result = { mode, from: range.from, to: range.to, days_written: 0, full_rebuild: rebuild };
     if (range.from === null || range.to === null || range.from > range.to) return { ...result, from: null, to: null };
     await db.query(`SELECT set_config('instapro.from', $1, true), set_config('instapro.to', $2, true)`, [range.from, range.to]);
     await db.exec(statement);
@@ -89,4 +86,12 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
 
 function maxDate(a: string, b: string | null): string {
   return b !== null && b > a ? b : a;
+}
+
+function earliest(a: string | null, b: string | null): string | null {
+  return a === null ? b : b === null || a <= b ? a : b;
+}
+
+function latest(a: string | null, b: string | null): string | null {
+  return a === null ? b : b === null || a >= b ? a : b;
 }

@@ -91,6 +91,9 @@ describe('kill -9 during an incremental model build', () => {
       expect(next.model).toMatchObject({ mode: 'incremental', events_merged: 3 });
       expect(next.snapshot).toMatchObject({ mode: 'incremental', from: '2020-01-02', to: '2020-01-03' });
       const incremental = await dumpModel(client, mart, raw);
+      // `test --incremental` checks what the last build merged; `test` every row.
+      expect(jsonSummary((await runCliExpecting(0, ['test', '--incremental', '--json'], { env: db.env })).stdout).tests).toMatchObject({ scope: 'incremental', errors: 0 });
+      expect(jsonSummary((await runCliExpecting(0, ['test', '--json'], { env: db.env })).stdout).tests).toMatchObject({ scope: 'full', errors: 0 });
       const full = jsonSummary((await runCliExpecting(0, ['run', '--full-refresh', '--json'], { env: db.env })).stdout);
       expect(full.model).toMatchObject({ mode: 'full-refresh', full_refresh_reason: 'requested' });
       const rebuilt = (await dumpModel(client, mart, raw)) as Record<string, unknown>;

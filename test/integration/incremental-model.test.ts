@@ -203,6 +203,23 @@ describe.each(BACKENDS)('incremental model on the %s backend', (backend) => {
     expect(await buildAvailabilitySnapshot(third)).toMatchObject({ mode: 'incremental', from: null, days_written: 0 });
   });
 
+  it('recomputes, with a range asked for, the earlier days a late event changed', async () => {
+    await startOver();
+    const first = await nextRun();
+    await ingest(first, [await writeEventLogFile([eventLine(1, ABLE, 10, '2020-01-01 08:00:00'), eventLine(2, 'created_account', 20, '2020-01-03 08:00:00')])]);
+    await buildModel(first);
+    await buildAvailabilitySnapshot(first);
+    const second = await nextRun();
+    await ingest(second, [await writeEventLogFile([eventLine(3, 'created_account', 30, '2020-01-04 08:00:00'), eventLine(4, UNABLE, 10, '2020-01-02 08:00:00')])]);
+    await buildModel(second);
+    // The orchestrator's interval is the new day; the late event's day and those after it come along.
+    expect(await buildAvailabilitySnapshot(second, { from: '2020-01-04', to: '2020-01-04' })).toMatchObject({ mode: 'range', from: '2020-01-02', to: '2020-01-04', days_written: 3 });
+    const active = await session.ctx.db.query(`SELECT active_professionals_count AS n FROM ${mart()}.availability_snapshot ORDER BY date`);
+    expect(active.rows.map((r) => r.n)).toEqual([1, 0, 0, 0]);
+    // Nothing left over: the next range is just the range.
+    expect(await buildAvailabilitySnapshot(await nextRun(), { from: '2020-01-04', to: '2020-01-04' })).toMatchObject({ from: '2020-01-04', to: '2020-01-04', days_written: 1 });
+  });
+
   it('checks the new rows only after an incremental build, and every row on a full refresh', async () => {
     await startOver();
     const first = await nextRun();
