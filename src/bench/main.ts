@@ -411,7 +411,7 @@ class Bench {
       this.record('embedded', events, gen, null, pipeline, loadBefore);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
-      await rm(`${dataDir}.lock`, { recursive: true, force: true });
+      await rm(`${path.resolve(dataDir)}.flock`, { force: true });
       await this.release(events, false);
     }
   }

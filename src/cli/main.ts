@@ -4,6 +4,7 @@
  * Output contract: a human summary on stdout (or, with --json, one JSON object on the last line),
  * diagnostics on stderr, documented exit codes (README, "Exit codes").
  */
+import { inspect } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ENVIRONMENT_VARIABLES, loadSettings, redactUrl, redactedSettings } from '../config/settings.js';
 import type { Settings } from '../config/settings.js';
@@ -16,7 +17,7 @@ import { buildModel } from '../model/build-model.js';
 import type { ModelOptions, ModelResult } from '../model/build-model.js';
 import { readModelState } from '../model/model-state.js';
 import { schemaNames } from '../pipeline/context.js';
-import { PipelineSession } from '../pipeline/session.js';
+import { PipelineSession, acquirePipelineLock } from '../pipeline/session.js';
 import { runDataTests } from '../quality/run-data-tests.js';
 import type { DataTestReport } from '../quality/run-data-tests.js';
 import { checkReportTarget, describeReport, writeReport } from '../report/write-report.js';
@@ -26,6 +27,8 @@ import { FULL_SCOPE } from '../quality/compile-tests.js';
 import type { TestScope } from '../quality/compile-tests.js';
 import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
 import { formatRows } from './format-rows.js';
+import { tolerateClosedOutput, writeStderr, writeStdout } from './stdout.js';
+import { runUserSql } from './user-sql.js';
 import type { OutputFormat } from './format-rows.js';
 import { terminalProgress } from './progress.js';
 import { describeDataTests, describeIngest, describeModel, describeSnapshot } from './summaries.js';
@@ -36,6 +39,7 @@ interface CommonOptions {
   json?: boolean;
   verbose?: boolean;
   maxRejectRatio?: string;
+  lockTimeout?: string;
 }
 
 /** Everything a command reports; printed as the --json line. */
@@ -48,12 +52,12 @@ class Output {
 
   /** A line for a person on stdout; suppressed with --json. */
   say(text: string): void {
-    if (!this.options.json) process.stdout.write(`${text}\n`);
+    if (!this.options.json) writeStdout(`${text}\n`);
   }
 
   /** Diagnostics on stderr (retries, waiting for a lock); suppressed with --json. */
   log = (message: string): void => {
-    if (!this.options.json) process.stderr.write(`instapro: ${redactUrl(message)}\n`);
+    if (!this.options.json) writeStderr(`instapro: ${redactUrl(message)}\n`);
   };
 }
 
@@ -61,6 +65,7 @@ function withCommonOptions(command: Command): Command {
   return command
     .option('--database-url <url>', 'PostgreSQL server URL (env INSTAPRO_DATABASE_URL); without it the embedded database is used')
     .option('--data-dir <dir>', 'embedded database directory (env INSTAPRO_DATA_DIR, default .instapro/db)')
+    .option('--lock-timeout <seconds>', 'how long to wait for another run holding the pipeline lock, then exit 8 (env INSTAPRO_LOCK_TIMEOUT, default 1800; 0: do not wait)')
     .option('--json', 'print one JSON object with the results on the last line of stdout')
     .option('--verbose', 'print stack traces of unexpected errors');
 }
@@ -71,6 +76,7 @@ function settingsFrom(options: CommonOptions & { input?: string[] }): Settings {
     dataDir: options.dataDir,
     input: options.input,
     maxRejectRatio: options.maxRejectRatio,
+    lockTimeout: options.lockTimeout,
   });
 }
 
@@ -170,7 +176,8 @@ Backends: a PostgreSQL server via --database-url / INSTAPRO_DATABASE_URL / INSTA
 otherwise the embedded database (PGlite) in --data-dir (default .instapro/db).
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 input file, 5 reject ratio
-exceeded, 6 data tests failed, 7 database unreachable.`,
+exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acquired within
+--lock-timeout, 130/143 stopped by SIGINT/SIGTERM.`,
     );
 
   const inputOption = () => new Option('-i, --input <files...>', 'event log file(s) (env INSTAPRO_INPUT, comma-separated)');
@@ -285,6 +292,8 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
       const settings = settingsFrom(options);
       const db = await openDatabase(settings, { onRetry: out.log });
       try {
+        // Like every pipeline command: a migrate beside another one (or beside a run) would race on the catalogs.
+        await acquirePipelineLock(db, settings.rawSchema, settings.lockTimeoutSeconds, out.log);
         const result = await migrate(db, schemaNames(settings));
         out.summary.migrations = result;
         out.say(result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.alreadyApplied} migrations applied earlier)`);
@@ -297,20 +306,22 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
   withCommonOptions(
     program
       .command('sql')
-      .description('run a query against the configured database and print the rows')
-      .argument('<query>', 'SQL to run, e.g. "select * from instapro.availability_snapshot limit 5"')
-      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table')),
-  ).action(async (query: string, options: CommonOptions & { format: OutputFormat }) => {
-    const out = new Output({ ...options, json: false });
+      .description('run one SQL statement against the configured database and print the rows (read-only unless --write)')
+      .argument('<query>', 'one SQL statement, e.g. "select * from instapro.availability_snapshot limit 5"')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+      .option('--write', 'allow the statement to change data or schemas (default: it runs in a read-only transaction)'),
+  ).action(async (query: string, options: CommonOptions & { format: OutputFormat; write?: boolean }) => {
+    const out = new Output(options);
     await finish(out, async () => {
       const db = await openDatabase(settingsFrom(options), { onRetry: out.log });
       try {
-        const result = await db.query(query);
-        process.stdout.write(`${formatRows(result, options.format)}\n`);
+        const result = await runUserSql(db, query, { write: options.write === true });
+        if (options.json) Object.assign(out.summary, { fields: result.fields, rows: result.rows, row_count: result.rows.length });
+        else writeStdout(`${formatRows(result, options.format)}\n`);
       } finally {
         await db.close();
       }
-    }, { printSummary: false });
+    });
   });
 
   withCommonOptions(
@@ -337,7 +348,7 @@ exceeded, 6 data tests failed, 7 database unreachable.`,
     const out = new Output(options);
     await finish(out, async () => {
       if (options.envVars) {
-        if (options.json) process.stdout.write(`${JSON.stringify(ENVIRONMENT_VARIABLES)}\n`);
+        if (options.json) writeStdout(`${JSON.stringify(ENVIRONMENT_VARIABLES)}\n`);
         else for (const v of ENVIRONMENT_VARIABLES) out.say(`${v.name.padEnd(32)} ${v.secret ? 'secret ' : 'config '} ${v.description}${v.default ? ` (default ${v.default})` : ''}`);
         return;
       }
@@ -363,25 +374,39 @@ async function finish(out: Output, body: () => Promise<void>, { printSummary = t
     await body();
   } catch (error) {
     const known = error instanceof PipelineError;
-    const message = redactUrl(error instanceof Error ? error.message : String(error));
+    // Not every thrown value is an Error (PGlite throws plain objects): never "[object Object]".
+    const message = redactUrl(error instanceof Error ? error.message : inspect(error, { depth: 2, breakLength: Infinity }));
     out.summary.status = 'failed';
     out.summary.error = message;
     out.summary.exit_code = known ? error.exitCode : EXIT_CODES.internal;
     process.exitCode = out.summary.exit_code as number;
-    process.stderr.write(`instapro: error: ${message}\n`);
-    if (!known && out.options.verbose && error instanceof Error && error.stack) process.stderr.write(`${redactUrl(error.stack)}\n`);
-    else if (!known) process.stderr.write('instapro: this is unexpected; run again with --verbose for details\n');
+    writeStderr(`instapro: error: ${message}\n`);
+    if (!known && out.options.verbose && error instanceof Error && error.stack) writeStderr(`${redactUrl(error.stack)}\n`);
+    else if (!known) writeStderr('instapro: this is unexpected; run again with --verbose for details\n');
   }
-  if (printSummary && out.options.json) process.stdout.write(`${JSON.stringify(out.summary)}\n`);
+  if (printSummary && out.options.json) writeStdout(`${JSON.stringify(out.summary)}\n`);
+}
+
+/**
+ * Explicit handlers, because as PID 1 in a container a process has no default ones: SIGTERM would
+ * be ignored, also while waiting for a lock. Exiting releases every lock (the kernel closes the
+ * lock file; the server ends the session) and abandons the open transaction, as a kill would.
+ */
+function exitOnSignals(): void {
+  const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+  for (const [signal, code] of Object.entries(exitCodes)) {
+    process.once(signal, () => {
+      process.stderr.write(`instapro: stopped by ${signal}\n`);
+      process.exit(code);
+    });
+  }
 }
 
 async function main(): Promise<void> {
+  exitOnSignals();
   const program = buildProgram();
-  // `instapro | head` closes stdout early: that is the reader's choice, not an error.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
+  // `instapro | head` closes stdout early: that is the reader's choice, and it stops the output only.
+  tolerateClosedOutput();
   if (process.argv.length <= 2) {
     // No command: show what there is, but do not pretend something ran.
     process.stderr.write(program.helpInformation());

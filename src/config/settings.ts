@@ -6,6 +6,7 @@
  * Secret are tested against ENVIRONMENT_VARIABLES below, so adding a variable here is the one
  * place to start.
  */
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { z } from 'zod';
 import { ConfigurationError } from '../util/errors.js';
 
@@ -22,7 +23,7 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_DB_HOST', secret: false, description: 'PostgreSQL server host. Setting it selects the server backend.' },
   { name: 'INSTAPRO_DB_PORT', secret: false, description: 'PostgreSQL server port.', default: '5432' },
   { name: 'INSTAPRO_DB_NAME', secret: false, description: 'PostgreSQL database name.', default: 'instapro' },
-  { name: 'INSTAPRO_DB_SSLMODE', secret: false, description: 'disable | require | verify-full.', default: 'disable' },
+  { name: 'INSTAPRO_DB_SSLMODE', secret: false, description: 'disable | require | verify-full (also the only values accepted as sslmode= in a database URL).', default: 'disable' },
   { name: 'INSTAPRO_DB_USER', secret: true, description: 'PostgreSQL user.' },
   { name: 'INSTAPRO_DB_PASSWORD', secret: true, description: 'PostgreSQL password.' },
   { name: 'INSTAPRO_DATA_DIR', secret: false, description: 'Directory of the embedded (PGlite) database.', default: '.instapro/db' },
@@ -33,9 +34,19 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_STAGING_SCHEMA', secret: false, description: 'Schema of the staging views.', default: 'instapro_staging' },
   { name: 'INSTAPRO_CONNECT_RETRIES', secret: false, description: 'Connection attempts after the first one fails.', default: '5' },
   { name: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, description: 'First retry delay; it doubles on each attempt.', default: '500' },
+  { name: 'INSTAPRO_EVENT_DATE_MIN', secret: false, description: 'Earliest plausible event date (YYYY-MM-DD); earlier rows are quarantined.', default: '2000-01-01' },
+  { name: 'INSTAPRO_EVENT_DATE_MAX', secret: false, description: 'Latest plausible event date (YYYY-MM-DD); later rows are quarantined. Unset: tomorrow (UTC) at the time of the ingest.' },
+  { name: 'INSTAPRO_LOCK_TIMEOUT', secret: false, description: 'Seconds to wait for another run holding the pipeline lock (or the embedded database) before giving up with exit 8; 0: do not wait.', default: '1800' },
   { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks); server backend only.', default: '256MB' },
   { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load); server backend only.', default: '512MB' },
 ];
+
+/**
+ * sslmode values accepted, in INSTAPRO_DB_SSLMODE and in a URL alike. Not libpq's `allow`,
+ * `prefer` or `verify-ca`: the driver does not implement them as libpq does (it treats the last
+ * two as verify-full), so a URL naming them would not get what it asks for.
+ */
+export const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
 
 /** Schema names are interpolated into SQL as identifiers, so they are restricted to plain ones. */
 const identifier = z
@@ -45,13 +56,22 @@ const identifier = z
 /** A PostgreSQL memory setting as SET accepts it: a number of kB, or with a kB/MB/GB unit. */
 const memorySize = z.string().regex(/^[1-9][0-9]{0,8}(kB|MB|GB)?$/, 'must be a PostgreSQL memory size such as 64MB, 1GB or 65536 (kB)');
 
+/** A real calendar day, YYYY-MM-DD, year 0001 to 9999 (four digits, so the text orders like the days). */
+const calendarDate = z
+  .string()
+  .regex(/^(?!0000)\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  .refine((value) => {
+    const day = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === value;
+  }, 'must be a real calendar date');
+
 const settingsSchema = z
   .object({
     databaseUrl: z.string().min(1).optional(),
     dbHost: z.string().min(1).optional(),
     dbPort: z.coerce.number().int().min(1).max(65535),
     dbName: z.string().min(1),
-    dbSslMode: z.enum(['disable', 'require', 'verify-full']),
+    dbSslMode: z.enum(SSL_MODES),
     dbUser: z.string().optional(),
     dbPassword: z.string().optional(),
     dataDir: z.string().min(1),
@@ -62,11 +82,17 @@ const settingsSchema = z
     stagingSchema: identifier,
     connectRetries: z.coerce.number().int().min(0).max(100),
     connectRetryDelayMs: z.coerce.number().int().min(0).max(600_000),
+    eventDateMin: calendarDate,
+    eventDateMax: calendarDate.optional(),
+    lockTimeoutSeconds: z.coerce.number().int().min(0).max(7 * 24 * 3600),
     modelWorkMem: memorySize,
     modelMaintenanceWorkMem: memorySize,
   })
   .refine((s) => new Set([s.martSchema, s.rawSchema, s.stagingSchema]).size === 3, {
     message: 'INSTAPRO_SCHEMA, INSTAPRO_RAW_SCHEMA and INSTAPRO_STAGING_SCHEMA must differ',
+  })
+  .refine((s) => s.eventDateMax === undefined || s.eventDateMin <= s.eventDateMax, {
+    message: 'INSTAPRO_EVENT_DATE_MIN must not be after INSTAPRO_EVENT_DATE_MAX',
   });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -77,6 +103,7 @@ export interface SettingOverrides {
   dataDir?: string;
   input?: string[];
   maxRejectRatio?: string | number;
+  lockTimeout?: string | number;
 }
 
 const SETTING_BY_ENV: Record<string, keyof Settings> = {
@@ -95,6 +122,9 @@ const SETTING_BY_ENV: Record<string, keyof Settings> = {
   INSTAPRO_STAGING_SCHEMA: 'stagingSchema',
   INSTAPRO_CONNECT_RETRIES: 'connectRetries',
   INSTAPRO_CONNECT_RETRY_DELAY_MS: 'connectRetryDelayMs',
+  INSTAPRO_LOCK_TIMEOUT: 'lockTimeoutSeconds',
+  INSTAPRO_EVENT_DATE_MIN: 'eventDateMin',
+  INSTAPRO_EVENT_DATE_MAX: 'eventDateMax',
   INSTAPRO_MODEL_WORK_MEM: 'modelWorkMem',
   INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: 'modelMaintenanceWorkMem',
 };
@@ -113,6 +143,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
   if (overrides.dataDir) raw.dataDir = overrides.dataDir;
   if (overrides.input && overrides.input.length > 0) raw.input = overrides.input;
   if (overrides.maxRejectRatio !== undefined) raw.maxRejectRatio = overrides.maxRejectRatio;
+  if (overrides.lockTimeout !== undefined) raw.lockTimeoutSeconds = overrides.lockTimeout;
 
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -123,32 +154,62 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     });
     throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
   }
-  return parsed.data;
+  const settings = parsed.data;
+  rememberSecrets(settings);
+  if (settings.databaseUrl) parseServerUrl(settings.databaseUrl);
+  return settings;
 }
 
 export type DatabaseTarget =
   | { kind: 'embedded'; dataDir: string }
   | { kind: 'server'; connectionString: string; host: string; port: number; database: string };
 
+interface ParsedServerUrl {
+  user?: string;
+  password?: string;
+  host: string;
+  port: number;
+  database: string;
+  sslmode?: string;
+}
+
+/**
+ * A database URL as the driver (pg) reads it, so that what is checked and what is printed is what
+ * connects: e.g. a password with a raw "@" or space works, and the last "@" ends it. Errors never
+ * repeat the URL.
+ */
+function parseServerUrl(value: string): ParsedServerUrl {
+  const source = 'invalid configuration: INSTAPRO_DATABASE_URL / --database-url';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) throw new ConfigurationError(`${source} is not a valid URL`);
+  if (scheme !== 'postgres' && scheme !== 'postgresql') throw new ConfigurationError(`invalid configuration: database URL must start with postgresql://, got ${scheme}://`);
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    parsed = parseConnectionString(value);
+  } catch {
+    throw new ConfigurationError(`${source} is not a valid URL`);
+  }
+  const port = parsed.port ? Number(parsed.port) : 5432;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigurationError(`${source}: the port must be 1..65535`);
+  const sslmode = (parsed as { sslmode?: string }).sslmode ?? undefined;
+  if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
+    throw new ConfigurationError(`${source}: sslmode must be one of ${SSL_MODES.join(', ')} (as INSTAPRO_DB_SSLMODE), got ${JSON.stringify(sslmode)}`);
+  }
+  return {
+    user: parsed.user || undefined,
+    password: parsed.password || undefined,
+    host: parsed.host || 'localhost',
+    port,
+    database: parsed.database || 'postgres',
+    sslmode,
+  };
+}
+
 /** Server when a URL or host is configured, the embedded database otherwise. */
 export function databaseTarget(settings: Settings): DatabaseTarget {
   if (settings.databaseUrl) {
-    let url: URL;
-    try {
-      url = new URL(settings.databaseUrl);
-    } catch {
-      throw new ConfigurationError('invalid configuration: INSTAPRO_DATABASE_URL / --database-url is not a valid URL');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new ConfigurationError(`invalid configuration: database URL must start with postgresql://, got ${url.protocol}//`);
-    }
-    return {
-      kind: 'server',
-      connectionString: settings.databaseUrl,
-      host: url.hostname || 'localhost',
-      port: url.port ? Number(url.port) : 5432,
-      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
-    };
+    const url = parseServerUrl(settings.databaseUrl);
+    return { kind: 'server', connectionString: settings.databaseUrl, host: url.host, port: url.port, database: url.database };
   }
   if (settings.dbHost) {
     const url = new URL('postgresql://localhost');
@@ -170,17 +231,62 @@ export function describeTarget(target: DatabaseTarget): string {
     : `PostgreSQL server ${target.host}:${target.port}/${target.database}`;
 }
 
+const MASK = '********';
+
 /** Settings as shown by `instapro config`: secrets masked. */
 export function redactedSettings(settings: Settings): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...settings };
-  if (settings.databaseUrl) shown.databaseUrl = redactUrl(settings.databaseUrl);
-  if (settings.dbPassword) shown.dbPassword = '********';
+  if (settings.databaseUrl) shown.databaseUrl = maskedServerUrl(settings.databaseUrl);
+  if (settings.dbPassword) shown.dbPassword = MASK;
   return shown;
 }
 
-/** Masks passwords in PostgreSQL URLs, as `user:password@` and as a `password=` parameter. */
+/**
+ * The URL rebuilt from its parsed parts, the password replaced: never the input string with a
+ * pattern applied to it, which a password holding "@", ":" or a space gets through.
+ */
+function maskedServerUrl(value: string): string {
+  const parsed = parseServerUrl(value);
+  const url = new URL('postgresql://localhost');
+  url.hostname = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host;
+  url.port = String(parsed.port);
+  url.pathname = `/${encodeURIComponent(parsed.database)}`;
+  if (parsed.user) url.username = encodeURIComponent(parsed.user);
+  if (parsed.password) url.password = MASK;
+  if (parsed.sslmode) url.searchParams.set('sslmode', parsed.sslmode);
+  return url.toString();
+}
+
+/** Passwords of the settings loaded in this process, masked wherever a message might repeat them. */
+const knownSecrets = new Set<string>();
+const MIN_MASKED_SECRET_LENGTH = 4;
+
+function rememberSecrets(settings: Settings): void {
+  const passwords = [settings.dbPassword];
+  if (settings.databaseUrl) {
+    try {
+      passwords.push(parseConnectionString(settings.databaseUrl).password ?? undefined);
+    } catch {
+      // not a URL: loadSettings refuses it
+    }
+  }
+  for (const password of passwords) {
+    if (!password) continue;
+    // Shorter ones would mask ordinary words all over a message; URLs still mask them by position.
+    if (password.length < MIN_MASKED_SECRET_LENGTH) continue;
+    for (const form of [password, encodeURIComponent(password), encodeURI(password)]) knownSecrets.add(form);
+  }
+}
+
+/**
+ * Masks passwords in text that may quote a PostgreSQL URL (messages, stack traces): the password of
+ * any loaded setting wherever it appears, and in any URL what lies between "user:" and the
+ * host's "@", and a `password=` parameter.
+ */
 export function redactUrl(value: string): string {
-  return value
-    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1********@')
-    .replace(/(postgres(?:ql)?:\/\/\S*?[?&]password=)[^&\s]*/gi, '$1********');
+  let text = value
+    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)\S*@(?=[^@\s]*(?:\s|$))/gi, `$1${MASK}@`)
+    .replace(/(postgres(?:ql)?:\/\/\S*?[?&]password=)[^&\s]*/gi, `$1${MASK}`);
+  for (const secret of [...knownSecrets].sort((a, b) => b.length - a.length)) text = text.split(secret).join(MASK);
+  return text;
 }

@@ -1,10 +1,13 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
+import type { LockOptions } from './data-dir-lock.js';
 import { describeTarget } from '../config/settings.js';
+import { DatabaseUnavailableError } from '../util/errors.js';
 
 /*
  * Memory. PGlite runs PostgreSQL inside this process as WebAssembly, so PostgreSQL's memory is
@@ -82,10 +85,15 @@ const WASM_COMPILATION_TASKS = 1;
  * to the data directory serializes concurrent CLI invocations (the server backend relies on an
  * advisory lock instead).
  */
-export async function openEmbedded(dataDir: string, onWait?: (message: string) => void): Promise<Database> {
-  await mkdir(dataDir, { recursive: true });
-  const lock = await lockDataDir(dataDir, onWait);
+export async function openEmbedded(dataDir: string, lockOptions: LockOptions): Promise<Database> {
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (error) {
+    throw openFailure(dataDir, error);
+  }
+  const lock = await lockDataDir(dataDir, lockOptions);
   const release = () => lock.release();
+  const wasEmpty = (await readdir(dataDir)).length === 0;
   let pg: PGlite;
   try {
     setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
@@ -102,9 +110,13 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
         [TEXT_TYPE_OIDS.numeric]: identity,
       },
     });
+    // Reclaiming space must not stop the work: a file that cannot be removed now is retried next time.
+    await removeOrphanRelationFiles(pg, dataDir).catch(() => undefined);
   } catch (error) {
+    // What this call began to create is removed (a half-initialized directory cannot be opened later).
+    if (wasEmpty) for (const entry of await readdir(dataDir).catch(() => [])) await rm(path.join(dataDir, entry), { recursive: true, force: true }).catch(() => undefined);
     await release();
-    throw error;
+    throw openFailure(dataDir, error);
   }
 
   const encoder = new TextEncoder();
@@ -158,6 +170,51 @@ export async function openEmbedded(dataDir: string, onWait?: (message: string) =
       }
     },
   };
+}
+
+/** Relation files are named <filenode>[_fsm|_vm|_init][.<segment>]. */
+const RELATION_FILE = /^(\d+)(?:_(?:fsm|vm|init))?(?:\.\d+)?$/;
+/** Filenodes below this belong to the system catalogs as initdb made them: never touched. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+
+/**
+ * A process killed in a transaction that gave a relation a new file (TRUNCATE, then COPY FREEZE
+ * into the new file, on the first load) leaves that file behind: PostgreSQL's crash recovery
+ * does not delete the files of aborted transactions, and nothing references them, so they would
+ * take their space for good. Here PostgreSQL is this process, just started, with the data
+ * directory locked: no transaction is open, so a relation file of this database that no
+ * pg_class row points to is such a leftover.
+ */
+async function removeOrphanRelationFiles(pg: PGlite, dataDir: string): Promise<void> {
+  const { rows } = await pg.query<{ dir: string; filenodes: string[] }>(
+    `SELECT 'base/' || (SELECT oid FROM pg_database WHERE datname = current_database()) AS dir,
+            array(SELECT pg_relation_filenode(oid)::text FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL) AS filenodes`,
+  );
+  const row = rows[0];
+  if (!row) return;
+  const referenced = new Set(row.filenodes);
+  const databaseDir = path.join(dataDir, row.dir);
+  for (const name of await readdir(databaseDir)) {
+    const filenode = RELATION_FILE.exec(name)?.[1];
+    if (filenode === undefined || Number(filenode) < FIRST_NORMAL_OBJECT_ID || referenced.has(filenode)) continue;
+    await rm(path.join(databaseDir, name), { force: true });
+  }
+}
+
+/**
+ * PGlite's file system errors are Emscripten ErrnoError objects, not Errors: a number, no message
+ * (printed as "[object Object]"). Their numbers are WASI's.
+ */
+const WASI_ERRNO: Record<number, string> = { 2: 'EACCES: permission denied', 19: 'EDQUOT: disk quota exceeded', 29: 'EIO: input/output error', 44: 'ENOENT: no such file or directory', 51: 'ENOSPC: no space left on device', 63: 'EPERM: operation not permitted', 69: 'EROFS: read-only file system' };
+
+/** Why the embedded database could not be opened or created, as exit 7 with the operating system's reason. */
+function openFailure(dataDir: string, error: unknown): unknown {
+  const e = error as { name?: unknown; errno?: unknown; code?: unknown; message?: unknown };
+  let reason: string | undefined;
+  if (e?.name === 'ErrnoError' && typeof e.errno === 'number') reason = WASI_ERRNO[e.errno] ?? `file system error ${e.errno}`;
+  else if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) reason = String(e.message);
+  if (reason === undefined) return error;
+  return new DatabaseUnavailableError(`cannot open the embedded database in ${dataDir}: ${reason}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Database } from './database.js';
 import { inTransaction } from './database.js';
 import type { SchemaNames } from './sql-files.js';
 import { listSqlFiles, quoteIdentifier, readSqlTemplate, renderSql } from './sql-files.js';
-import { PipelineError, EXIT_CODES } from '../util/errors.js';
+import { ConfigurationError, PipelineError, EXIT_CODES } from '../util/errors.js';
 
 const MIGRATIONS_DIR = 'migrations';
 
@@ -36,6 +36,7 @@ export async function migrate(db: Database, schemas: SchemaNames, options: Migra
     `SELECT version, name, checksum FROM ${raw}.schema_migration ORDER BY version`,
   );
   const applied = new Map(rows.map((r) => [r.version, r]));
+  if (applied.size > 0) await checkSchemaNames(db, schemas);
 
   const result: MigrationResult = { applied: [], alreadyApplied: 0 };
   for (const file of await listSqlFiles(MIGRATIONS_DIR)) {
@@ -65,5 +66,44 @@ export async function migrate(db: Database, schemas: SchemaNames, options: Migra
     });
     result.applied.push(file);
   }
+  if (await hasSchemaNamesTable(db, schemas)) {
+    await db.query(`INSERT INTO ${raw}.schema_names (mart_schema, staging_schema) VALUES ($1, $2) ON CONFLICT (only_row) DO NOTHING`, [schemas.mart, schemas.staging]);
+  }
   return result;
+}
+
+async function hasSchemaNamesTable(db: Database, schemas: SchemaNames): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [`${quoteIdentifier(schemas.raw)}.schema_names`]);
+  return rows[0]?.present === true;
+}
+
+/**
+ * A raw schema with migrations belongs to the mart and staging schemas they created: other names
+ * would find those schemas missing (every later run failing half-way), so they are refused before
+ * anything runs, naming the schemas in use.
+ */
+async function checkSchemaNames(db: Database, schemas: SchemaNames): Promise<void> {
+  const configured = `INSTAPRO_SCHEMA=${schemas.mart}, INSTAPRO_STAGING_SCHEMA=${schemas.staging}`;
+  const advice = `set them back, or choose another INSTAPRO_RAW_SCHEMA for a separate pipeline`;
+  if (await hasSchemaNamesTable(db, schemas)) {
+    const { rows } = await db.query<{ mart_schema: string; staging_schema: string }>(`SELECT mart_schema, staging_schema FROM ${quoteIdentifier(schemas.raw)}.schema_names`);
+    const recorded = rows[0];
+    if (recorded && (recorded.mart_schema !== schemas.mart || recorded.staging_schema !== schemas.staging)) {
+      throw new ConfigurationError(
+        `invalid configuration: the raw schema ${schemas.raw} belongs to INSTAPRO_SCHEMA=${recorded.mart_schema} and INSTAPRO_STAGING_SCHEMA=${recorded.staging_schema}, not ${configured}; ${advice}`,
+      );
+    }
+    if (recorded) return;
+  }
+  // Set up before the names were recorded: the configured schemas must at least exist.
+  const { rows } = await db.query<{ mart: boolean; staging: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS mart, to_regnamespace($2) IS NOT NULL AS staging', [
+    quoteIdentifier(schemas.mart),
+    quoteIdentifier(schemas.staging),
+  ]);
+  const missing = [rows[0]?.mart ? undefined : `INSTAPRO_SCHEMA=${schemas.mart}`, rows[0]?.staging ? undefined : `INSTAPRO_STAGING_SCHEMA=${schemas.staging}`].filter(Boolean);
+  if (missing.length > 0) {
+    throw new ConfigurationError(
+      `invalid configuration: ${missing.join(' and ')} does not exist, but the raw schema ${schemas.raw} was migrated already, with other schema names; ${advice}`,
+    );
+  }
 }

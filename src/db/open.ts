@@ -12,7 +12,7 @@ export interface OpenOptions {
 /** Opens the configured backend: a server when a URL or host is set, else the embedded database. */
 export async function openDatabase(settings: Settings, options: OpenOptions = {}): Promise<Database> {
   const target = databaseTarget(settings);
-  if (target.kind === 'embedded') return openEmbedded(target.dataDir, options.onRetry);
+  if (target.kind === 'embedded') return openEmbedded(target.dataDir, { timeoutSeconds: settings.lockTimeoutSeconds, onWait: options.onRetry });
   return openServer(target, {
     retries: settings.connectRetries,
     initialDelayMs: settings.connectRetryDelayMs,

@@ -5,9 +5,9 @@ import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
-import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE } from './event-log-format.js';
+import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE, EVENT_LOG_HEADER } from './event-log-format.js';
 import { MAX_LINE_BYTES, checkEventLogFile, readEventLogLines, splitFields } from './read-event-log.js';
-import type { Rejection } from './validate-event.js';
+import type { EventDateWindow, Rejection } from './validate-event.js';
 import { findRejection, isCertainlyValidLine } from './validate-event.js';
 
 export interface RejectSample {
@@ -345,6 +345,7 @@ interface LineEncoder {
  */
 async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCounter, encoder: LineEncoder): AsyncGenerator<Buffer> {
   const out = new CopyBuffer();
+  const window = eventDateWindow(ctx.settings);
   for await (const batch of readEventLogLines(file, (n) => {
     counter.bytes += n;
   })) {
@@ -355,12 +356,15 @@ async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCou
       if (start === end) continue; // a blank line
       counter.rowsRead += 1;
       const line = firstLine + i;
-      if (overlongBytes === undefined && isCertainlyValidLine(bytes, start, end)) {
+      if (overlongBytes === undefined && isCertainlyValidLine(bytes, start, end, window)) {
         encoder.certain(out, line, bytes, start, end);
         continue;
       }
       const fields = splitFields(bytes.toString('utf8', start, end));
-      const rejection = overlongBytes === undefined ? findRejection(fields) : { field: null, reason: `line is ${overlongBytes} bytes long (max ${MAX_LINE_BYTES})` };
+      const rejection =
+        overlongBytes !== undefined
+          ? { field: null, reason: `line is ${overlongBytes} bytes long (max ${MAX_LINE_BYTES})` }
+          : (invalidUtf8(bytes, start, end) ?? findRejection(fields, window));
       if (rejection !== null) counter.invalid += 1;
       encoder.checked(out, line, fields, rejection);
     }
@@ -370,6 +374,45 @@ async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCou
   }
   const last = out.take();
   if (last) yield last;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The rejection of a line whose bytes are not UTF-8, naming the first such field; null when they
+ * are. Decided on the bytes: a decoded line cannot tell a replaced byte from a real U+FFFD.
+ */
+function invalidUtf8(bytes: Buffer, start: number, end: number): Rejection | null {
+  if (isUtf8(bytes.subarray(start, end))) return null;
+  // ";" is ASCII, never part of a multi-byte sequence, so fields can be cut at it before decoding.
+  let fieldStart = start;
+  for (let index = 0; ; index++) {
+    let fieldEnd = bytes.indexOf(EVENT_LOG_DELIMITER_BYTE, fieldStart);
+    if (fieldEnd < 0 || fieldEnd > end) fieldEnd = end;
+    if (!isUtf8(bytes.subarray(fieldStart, fieldEnd))) return { field: EVENT_LOG_HEADER[index] ?? null, reason: 'contains bytes that are not valid UTF-8' };
+    if (fieldEnd === end) return { field: null, reason: 'contains bytes that are not valid UTF-8' };
+    fieldStart = fieldEnd + 1;
+  }
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The plausible created_at dates (INSTAPRO_EVENT_DATE_MIN / _MAX; the latest defaults to tomorrow, UTC). */
+export function eventDateWindow(settings: { eventDateMin: string; eventDateMax?: string | undefined }, now: Date = new Date()): EventDateWindow {
+  const max = settings.eventDateMax ?? new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10);
+  return {
+    from: `${settings.eventDateMin} 00:00:00`,
+    // Orders after every time of day `max` has (also for 9999-12-31, which has no next day).
+    until: `${max} 24:00:00`,
+    describe: `${settings.eventDateMin} .. ${max} (INSTAPRO_EVENT_DATE_MIN .. INSTAPRO_EVENT_DATE_MAX)`,
+  };
 }
 
 /** PostgreSQL text cannot hold NUL; very long lines are cut so one bad line cannot bloat the table. */

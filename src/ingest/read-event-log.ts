@@ -46,7 +46,13 @@ export async function checkEventLogFile(file: string): Promise<{ bytes: number }
   }
   if (size === 0) throw new InputFileError(`${file}: file is empty (expected the header ${EVENT_LOG_HEADER.join(';')})`);
 
-  const handle = await open(file, 'r');
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputFileError(`${file}: cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message}`);
+  }
   try {
     const buffer = Buffer.alloc(Math.min(size, HEADER_PROBE_BYTES));
     await handle.read(buffer, 0, buffer.length, 0);

@@ -28,6 +28,21 @@ const POSITIVE_INTEGER = /^[1-9]\d*$/;
 /** Longest field accepted; real values are far shorter, so anything longer is garbage. */
 export const MAX_FIELD_LENGTH = 1000;
 
+/**
+ * The plausible dates of an event: created_at in [from, until), as `YYYY-MM-DD HH:MM:SS` text, which
+ * orders like the moments it names. Rows outside are rejected: two rows dated 0001 and 9999 would
+ * otherwise make dim_date and the daily snapshot millions of rows long.
+ */
+export interface EventDateWindow {
+  from: string;
+  until: string;
+  /** The setting names and their dates, for the reason. */
+  describe: string;
+}
+
+/** No bounds beyond a valid timestamp (tests of the other rules). */
+export const ANY_EVENT_DATE: EventDateWindow = { from: '0000-00-00 00:00:00', until: '9999-99-99 99:99:99', describe: 'any date' };
+
 const reject = (field: string | null, reason: string): Validation => ({ ok: false, rejection: { field, reason } });
 
 function checkPositiveBigint(value: string): string | null {
@@ -46,11 +61,12 @@ function isValidMoment(year: number, month: number, day: number, hour: number, m
   return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59;
 }
 
-function checkTimestamp(value: string): string | null {
+function checkTimestamp(value: string, window: EventDateWindow): string | null {
   const m = TIMESTAMP.exec(value);
   if (!m) return `must be a timestamp YYYY-MM-DD HH:MM:SS, got ${quote(value)}`;
   const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   if (!isValidMoment(year, month, day, hour, minute, second)) return `is not a valid date and time, got ${quote(value)}`;
+  if (value < window.from || value >= window.until) return `is outside the plausible dates ${window.describe}, got ${quote(value)}`;
   return null;
 }
 
@@ -180,7 +196,7 @@ function isSimpleProposalMeta(bytes: Uint8Array, start: number, end: number): bo
  * True when the line `bytes[start, end)` is certainly valid (and plain ASCII); false means
  * "decode it and ask findRejection", not "invalid".
  */
-export function isCertainlyValidLine(bytes: Uint8Array, start: number, end: number): boolean {
+export function isCertainlyValidLine(bytes: Uint8Array, start: number, end: number, window: EventDateWindow = ANY_EVENT_DATE): boolean {
   // The positions of the four semicolons, found without allocating.
   let semi1 = -1;
   let semi2 = -1;
@@ -199,14 +215,27 @@ export function isCertainlyValidLine(bytes: Uint8Array, start: number, end: numb
   const eventType = eventTypeAt(bytes, semi1 + 1, semi2);
   if (eventType < 0) return false;
   if (!isSmallPositiveInteger(bytes, semi2 + 1, semi3)) return false;
-  if (!isValidTimestamp(bytes, semi3 + 1, semi4)) return false;
+  if (!isValidTimestamp(bytes, semi3 + 1, semi4) || !isWithin(bytes, semi3 + 1, window)) return false;
   if (!isPlainText(bytes, semi4 + 1, end)) return false;
   return eventType !== PROPOSED || isSimpleProposalMeta(bytes, semi4 + 1, end);
 }
 
+/** An ASCII timestamp of 19 bytes at `start` (see isValidTimestamp) within the window, compared without decoding. */
+function isWithin(bytes: Uint8Array, start: number, window: EventDateWindow): boolean {
+  return compareAscii(bytes, start, window.from) >= 0 && compareAscii(bytes, start, window.until) < 0;
+}
+
+function compareAscii(bytes: Uint8Array, start: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const difference = (bytes[start + i] as number) - text.charCodeAt(i);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
 /** The reason a decoded line is rejected, or null when it is valid. */
-export function findRejection(fields: readonly string[]): Rejection | null {
-  const result = validateEvent(fields);
+export function findRejection(fields: readonly string[], window: EventDateWindow = ANY_EVENT_DATE): Rejection | null {
+  const result = validateEvent(fields, window);
   return result.ok ? null : result.rejection;
 }
 
@@ -214,13 +243,12 @@ export function findRejection(fields: readonly string[]): Rejection | null {
  * Checks one parsed line of the event log. Every reason names the field and the offending value,
  * so the quarantine table explains itself.
  */
-export function validateEvent(fields: readonly string[]): Validation {
+export function validateEvent(fields: readonly string[], window: EventDateWindow = ANY_EVENT_DATE): Validation {
   if (fields.length !== EVENT_LOG_HEADER.length) {
     return reject(null, `expected ${EVENT_LOG_HEADER.length} fields separated by ";", found ${fields.length}`);
   }
   for (const [index, value] of fields.entries()) {
     const name = EVENT_LOG_HEADER[index] ?? null;
-    if (value.includes('\uFFFD')) return reject(name, 'contains bytes that are not valid UTF-8');
     if (value.includes('\u0000')) return reject(name, 'contains a NUL character');
     if (value.length > MAX_FIELD_LENGTH) return reject(name, `is ${value.length} characters long (max ${MAX_FIELD_LENGTH})`);
   }
@@ -233,7 +261,7 @@ export function validateEvent(fields: readonly string[]): Validation {
   }
   const professionalProblem = checkPositiveBigint(professionalId);
   if (professionalProblem) return reject('professional_id_anonymized', `professional_id_anonymized ${professionalProblem}`);
-  const timeProblem = checkTimestamp(createdAt);
+  const timeProblem = checkTimestamp(createdAt, window);
   if (timeProblem) return reject('created_at', `created_at ${timeProblem}`);
   if (eventType === 'proposed') {
     const metaProblem = checkProposalMeta(metaData);

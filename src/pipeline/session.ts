@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -6,6 +7,7 @@ import type { PipelineContext, ProgressReporter } from './context.js';
 import { schemaNames } from './context.js';
 import type { StepCounts } from './run-log.js';
 import { RunLog } from './run-log.js';
+import { LockTimeoutError } from '../util/errors.js';
 
 /**
  * One CLI invocation against the database: connect, take the pipeline lock, migrate, open a run
@@ -27,7 +29,7 @@ export class PipelineSession {
     const db = await openDatabase(settings, { onRetry: options.log });
     try {
       const schemas = schemaNames(settings);
-      await acquirePipelineLock(db, schemas.raw, options.log);
+      await acquirePipelineLock(db, schemas.raw, settings.lockTimeoutSeconds, options.log);
       await migrate(db, schemas);
       const runLog = new RunLog(db, schemas);
       const runId = await runLog.start(command);
@@ -71,10 +73,24 @@ export class PipelineSession {
   }
 }
 
-async function acquirePipelineLock(db: Database, rawSchema: string, log: (message: string) => void): Promise<void> {
+const LOCK_POLL_MS = 250;
+
+/**
+ * The pipeline lock: a session-level advisory lock, released by the server when the session ends
+ * (however the client died). Polled rather than blocked on, so the wait has a limit
+ * (INSTAPRO_LOCK_TIMEOUT) and a signal can stop a waiting process.
+ */
+export async function acquirePipelineLock(db: Database, rawSchema: string, timeoutSeconds: number, log: (message: string) => void): Promise<void> {
   const key = `instapro:${rawSchema}`;
-  const { rows } = await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key]);
-  if (rows[0]?.locked) return;
-  log('another instapro run holds the pipeline lock on this database; waiting for it to finish');
-  await db.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+  const tryLock = async () => (await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key])).rows[0]?.locked === true;
+  if (await tryLock()) return;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  if (timeoutSeconds > 0) log(`another instapro run holds the pipeline lock on this database; waiting up to ${timeoutSeconds} s for it (INSTAPRO_LOCK_TIMEOUT)`);
+  while (Date.now() < deadline) {
+    await sleep(Math.min(LOCK_POLL_MS, Math.max(0, deadline - Date.now())));
+    if (await tryLock()) return;
+  }
+  throw new LockTimeoutError(
+    `another instapro run still holds the pipeline lock on ${db.description} (schema ${rawSchema}) after waiting ${timeoutSeconds} s; raise INSTAPRO_LOCK_TIMEOUT / --lock-timeout to wait longer`,
+  );
 }

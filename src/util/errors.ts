@@ -11,6 +11,7 @@ export const EXIT_CODES = {
   rejectRatio: 5,
   dataTests: 6,
   database: 7,
+  lockTimeout: 8,
 } as const;
 
 export class PipelineError extends Error {
@@ -51,5 +52,19 @@ export class DataTestsFailedError extends PipelineError {
 export class DatabaseUnavailableError extends PipelineError {
   constructor(message: string) {
     super(message, EXIT_CODES.database);
+  }
+}
+
+/** Another process held the pipeline lock (or the embedded database) longer than INSTAPRO_LOCK_TIMEOUT. */
+export class LockTimeoutError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.lockTimeout);
+  }
+}
+
+/** The user's own input to a command was refused, e.g. the SQL given to `instapro sql`. */
+export class UsageError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.usage);
   }
 }

@@ -4,6 +4,7 @@
  * Runs are serialized by an advisory lock (server) and a lock file (embedded).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -142,18 +143,18 @@ describe.concurrent('the embedded lock while its holder runs a long statement', 
     const db = await template.createTestDatabase('embedded');
     databases.push(db);
     const { raw } = schemasOf(db);
-    const lockDir = `${db.env.INSTAPRO_DATA_DIR!}.lock`;
+    const lockFile = `${path.resolve(db.env.INSTAPRO_DATA_DIR!)}.flock`;
     await runCliExpecting(0, ['migrate'], { env: db.env });
     const small = path.join(tmp, 'small.csv');
     const ids = [900_001, 900_002, 900_003, 900_004, 900_005];
     await writeFile(small, [HEADER, ...ids.map((id) => `${id};created_account;${id};2020-01-03 08:00:00;`)].join('\n') + '\n');
 
-    // Longer than the lock's 10 s staleness threshold; the holder reports when its query ended.
+    // Longer than a heartbeat lock's usual staleness threshold; the holder reports when its query ended.
     const queryArgs = ['sql', `SELECT pg_sleep(14), clock_timestamp()::text AS ended`, '--format', 'json'];
     const query = startCli(queryArgs, { env: db.env });
     for (;;) {
       if (query.child.exitCode !== null) throw new Error(`the query ended before the run started: ${query.output().stderr}`);
-      if (existsSync(lockDir)) break;
+      if (existsSync(lockFile) && spawnSync('flock', ['--nonblock', '--conflict-exit-code', '75', lockFile, 'true']).status === 75) break;
       await sleep(100);
     }
     await sleep(1_000);

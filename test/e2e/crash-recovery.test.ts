@@ -2,9 +2,10 @@
  * kill -9 in the middle of a large ingest, then ingest again: the database must end up exactly
  * as after one uninterrupted ingest (same rows, same checksums), on both backends. The embedded
  * database must also recover from the kill (PGlite opened on a data directory that was not shut
- * down) and the next process must take over the lock file the killed one left behind.
+ * down) and the next process must take the lock the killed one held (the kernel released it).
  */
 import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,10 +50,22 @@ afterAll(async () => {
   for (const db of databases) await cleanupDatabase(db).catch(() => undefined);
   for (const dir of extraDirs) {
     await rm(dir, { recursive: true, force: true });
-    await rm(`${dir}.lock`, { recursive: true, force: true });
+    await rm(`${path.resolve(dir)}.flock`, { force: true });
   }
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
+
+/** The sizes of the files directly in `dir`. */
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir).catch(() => [])) total += (await stat(path.join(dir, name)).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+/** Whether some process holds the flock(2) lock on `file` right now, asked with flock(1). */
+function lockHeld(file: string): boolean {
+  return spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', '75', file, 'true']).status === 75;
+}
 
 async function testDatabase(backend: 'embedded' | 'server'): Promise<TestDatabase> {
   const db = await createTestDatabase(backend);
@@ -190,11 +203,11 @@ describe.concurrent('kill -9 during a 300,000-event ingest, then ingest again', 
     }
   });
 
-  it('embedded: PGlite recovers, the stale lock is taken over, and the database equals an uninterrupted run', async () => {
+  it('embedded: PGlite recovers, the lock is free again, the database equals an uninterrupted run and takes no more room', async () => {
     const victim = await testDatabase('embedded');
     const raw = schemasOf(victim).raw;
     const dataDir = victim.env.INSTAPRO_DATA_DIR!;
-    const lockDir = `${dataDir}.lock`;
+    const lockFile = `${path.resolve(dataDir)}.flock`;
     await runCliExpecting(0, ['migrate'], { env: victim.env });
     // The reference starts from a copy of the migrated, cleanly closed data directory (saves an initdb).
     const referenceDir = await mkdtemp(path.join(tmpdir(), 'instapro-e2e-crash-reference-'));
@@ -203,11 +216,7 @@ describe.concurrent('kill -9 during a 300,000-event ingest, then ingest again', 
     const [{ file: eventTableFile } = { file: '' }] = await sqlRows<{ file: string }>(victim.env, `SELECT pg_relation_filepath('${raw}.event') AS file`);
     // The database's directory (base/<oid>), where the load's new relation file appears.
     const databaseDir = path.join(dataDir, path.dirname(eventTableFile));
-    const databaseBytes = async () => {
-      let total = 0;
-      for (const name of await readdir(databaseDir).catch(() => [])) total += (await stat(path.join(databaseDir, name)).catch(() => ({ size: 0 }))).size;
-      return total;
-    };
+    const databaseBytes = () => directoryBytes(databaseDir);
     const bytesBeforeLoad = await databaseBytes();
 
     await killAndRecover({
@@ -216,11 +225,26 @@ describe.concurrent('kill -9 during a 300,000-event ingest, then ingest again', 
       midLoad: (running) =>
         waitUntilMidLoad(running, async () => {
           const grown = (await databaseBytes()) - bytesBeforeLoad;
-          return existsSync(lockDir) && grown >= EMBEDDED_EVENT_TABLE_BYTES ? `the database's files had grown by ${(grown / 1e6).toFixed(1)} MB` : undefined;
+          return lockHeld(lockFile) && grown >= EMBEDDED_EVENT_TABLE_BYTES ? `the database's files had grown by ${(grown / 1e6).toFixed(1)} MB` : undefined;
         }),
-      afterKill: () => expect(existsSync(lockDir), 'the killed process leaves its lock behind').toBe(true),
+      // The kernel released the lock when the process died; only the file (with its owner's pid) is left.
+      afterKill: () => {
+        expect(existsSync(lockFile), 'the lock file stays').toBe(true);
+        expect(lockHeld(lockFile), 'nobody holds the lock of a killed process').toBe(false);
+      },
     });
-    // Released again by the processes that took it over.
-    expect(existsSync(lockDir)).toBe(false);
+    expect(lockHeld(lockFile)).toBe(false);
+
+    // The killed load's relation file is gone: every relation file of the database is referenced,
+    // and the database takes no more room than the uninterrupted one.
+    const [catalog] = await sqlRows<{ filenodes: string[] }>(victim.env, `SELECT array(SELECT pg_relation_filenode(oid)::text FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL) AS filenodes`);
+    const referenced = new Set(catalog!.filenodes);
+    const unreferenced = (await readdir(databaseDir)).filter((name) => {
+      const filenode = /^(\d+)(?:_(?:fsm|vm|init))?(?:\.\d+)?$/.exec(name)?.[1];
+      return filenode !== undefined && Number(filenode) >= 16384 && !referenced.has(filenode);
+    });
+    expect(unreferenced, 'relation files nothing references').toEqual([]);
+    const referenceBytes = await directoryBytes(path.join(referenceDir, path.dirname(eventTableFile)));
+    expect(await databaseBytes()).toBeLessThan(referenceBytes + 4 * 1024 * 1024);
   });
 });

@@ -250,7 +250,7 @@ describe.each(BACKENDS)('HTML report on the %s backend', (backend) => {
     // Break a reconciliation test (an earlier ingest's counts no longer add up) and feed lines that
     // (besides a copy of the sample's first event, a duplicate)
     // are rejected with reasons quoting hostile markup, from a file whose name is markup too.
-    await sqlRows(db.env, `UPDATE ${schemas.raw}.pipeline_step_log SET rows_read = rows_read + 1 WHERE step = 'ingest' RETURNING run_id`);
+    await sqlRows(db.env, `UPDATE ${schemas.raw}.pipeline_step_log SET rows_read = rows_read + 1 WHERE step = 'ingest' RETURNING run_id`, { write: true });
     const hostileFile = await writeEventLogFile(
       [eventLine(1, 'created_account', 1, '2020-01-19 13:18:38'), `9000000001;${HOSTILE_EVENT_TYPE};9;2020-01-05 10:00:00;`, `9000000002;became_able_to_propose;${HOSTILE_PROFESSIONAL};2020-01-05 10:00:00;`],
       { name: `hostile-<b>"name"&.csv` },

@@ -84,7 +84,7 @@ export async function cleanupDatabase(db: TestDatabase | undefined): Promise<voi
   if (!db) return;
   const dataDir = db.env.INSTAPRO_DATA_DIR;
   await db.cleanup();
-  if (dataDir) await rm(`${dataDir}.lock`, { recursive: true, force: true });
+  if (dataDir) await rm(`${path.resolve(dataDir)}.flock`, { force: true });
 }
 
 /**

@@ -127,9 +127,12 @@ export function jsonSummary(stdout: string): Record<string, unknown> {
   }
 }
 
-/** Runs `instapro sql QUERY --format json` against the database `env` selects and returns the rows. */
-export async function sqlRows<T = Record<string, unknown>>(env: Record<string, string | undefined>, query: string): Promise<T[]> {
-  const args = ['sql', query, '--format', 'json'];
+/**
+ * Runs `instapro sql QUERY --format json` against the database `env` selects and returns the rows.
+ * `write`: a statement that changes data (`sql` is read-only without --write).
+ */
+export async function sqlRows<T = Record<string, unknown>>(env: Record<string, string | undefined>, query: string, { write = false } = {}): Promise<T[]> {
+  const args = ['sql', query, '--format', 'json', ...(write ? ['--write'] : [])];
   const result = await runCliExpecting(0, args, { env });
   try {
     return JSON.parse(result.stdout) as T[];

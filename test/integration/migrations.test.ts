@@ -5,6 +5,7 @@ import { openDatabase } from '../../src/db/open.js';
 import { schemaNames } from '../../src/pipeline/context.js';
 import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
 import type { TestDatabase } from '../helpers/backends.js';
+import { ConfigurationError } from '../../src/util/errors.js';
 
 describe.each(BACKENDS)('migrations on the %s backend', (backend) => {
   let testDb: TestDatabase | undefined;
@@ -51,5 +52,19 @@ describe.each(BACKENDS)('migrations on the %s backend', (backend) => {
     // The CHECKs now hold the measures to the proposals.
     await expect(db.exec(`UPDATE ${mart}.fct_event SET lead_fee = 1 WHERE event_id = 1`)).rejects.toThrow(/fct_event_lead_fee_only_on_proposals/);
     await expect(db.exec(`UPDATE ${mart}.fct_event SET service_id = NULL WHERE event_id = 3`)).rejects.toThrow(/fct_event_service_only_on_proposals/);
+  });
+
+  it('a database migrated before the schema names were recorded: a missing mart schema is a configuration error, nothing runs', async () => {
+    testDb = await createTestDatabase(backend);
+    const schemas = schemaNames(testDb.settings());
+    db = await openDatabase(testDb.settings());
+    await migrate(db, schemas, { through: 7 });
+    const renamed = { ...schemas, mart: `${schemas.mart}_renamed` };
+    await expect(migrate(db, renamed)).rejects.toThrow(ConfigurationError);
+    await expect(migrate(db, renamed)).rejects.toThrow(`INSTAPRO_SCHEMA=${renamed.mart} does not exist, but the raw schema ${schemas.raw} was migrated already`);
+    expect((await db.query('SELECT to_regnamespace($1) IS NULL AS absent', [renamed.mart])).rows).toEqual([{ absent: true }]);
+    // With the names it was set up with, the remaining migrations apply and record them.
+    expect((await migrate(db, schemas)).applied).toContain('0009_schema_names.sql');
+    expect((await db.query(`SELECT mart_schema, staging_schema FROM "${schemas.raw}".schema_names`)).rows).toEqual([{ mart_schema: schemas.mart, staging_schema: schemas.staging }]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { ENVIRONMENT_VARIABLES, databaseTarget, describeTarget, loadSettings, redactUrl, redactedSettings } from '../../src/config/settings.js';
 import { ConfigurationError } from '../../src/util/errors.js';
 
@@ -93,5 +94,89 @@ describe('secrets', () => {
 
   it('marks exactly the credentials as secret', () => {
     expect(ENVIRONMENT_VARIABLES.filter((v) => v.secret).map((v) => v.name).sort()).toEqual(['INSTAPRO_DATABASE_URL', 'INSTAPRO_DB_PASSWORD', 'INSTAPRO_DB_USER']);
+  });
+});
+
+describe('masking passwords (fuzzed)', () => {
+  // Characters that break pattern-based masking; the driver (pg) decides what the password is.
+  const hostile = fc.constantFrom('@', ':', '/', '%', '#', '?', ' ', 'é', '中', '🔑', 'ß', '&', '=');
+  const password = fc
+    .array(fc.oneof(hostile, fc.constantFrom('x', 'Q', '7', '-', '_')), { minLength: 8, maxLength: 24 })
+    .map((chars) => chars.join(''))
+    .filter((p) => /[@:/%#? ]/.test(p) || [...p].some((c) => c.charCodeAt(0) > 0x7f));
+
+  const leaks = (output: string, secret: string): string[] =>
+    [secret, encodeURIComponent(secret), encodeURI(secret)].filter((form) => output.includes(form));
+
+  it('`config` never shows a percent-encoded password, whatever it holds', () => {
+    fc.assert(
+      fc.property(password, (secret) => {
+        const url = `postgresql://analyst:${encodeURIComponent(secret)}@db.internal:6432/warehouse?sslmode=require`;
+        const shown = JSON.stringify(redactedSettings(loadSettings({ INSTAPRO_DATABASE_URL: url })));
+        expect(leaks(shown, secret)).toEqual([]);
+        expect(shown).toContain('postgresql://analyst:********@db.internal:6432/warehouse?sslmode=require');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('`config` never shows a password written raw (as the driver accepts it), nor any part of it', () => {
+    // Raw, only "@", ":", space and non-ASCII keep the URL's structure (the driver connects with them).
+    const raw = fc
+      .array(fc.constantFrom('@', ':', ' ', 'é', '中', 'x', 'Q', '7'), { minLength: 8, maxLength: 24 })
+      .map((chars) => `s${chars.join('')}9`);
+    fc.assert(
+      fc.property(raw, (secret) => {
+        const shown = JSON.stringify(redactedSettings(loadSettings({ INSTAPRO_DATABASE_URL: `postgresql://postgres:${secret}@host/db` })));
+        expect(leaks(shown, secret)).toEqual([]);
+        // No fragment of it either (the old masking printed what followed its first "@").
+        for (const piece of secret.split(/[@: ]/).filter((p) => p.length >= 4)) expect(shown).not.toContain(piece);
+        expect(shown).toContain('@host:5432/db');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    ['postgresql://postgres:secret@pw-123@host/db', 'secret@pw-123'],
+    ['postgresql://postgres:secret pw-123@host/db', 'secret pw-123'],
+  ])('masks %s entirely, in `config` and in messages that quote it', (url, secret) => {
+    const settings = loadSettings({ INSTAPRO_DATABASE_URL: url });
+    const shown = JSON.stringify(redactedSettings(settings));
+    expect(shown).not.toContain('pw-123');
+    expect(shown).not.toContain('secret');
+    expect(redactUrl(`could not connect with ${url} (password ${secret})`)).not.toMatch(/pw-123|secret/);
+  });
+});
+
+describe('sslmode', () => {
+  it.each(['bogus', 'allow', 'prefer', 'verify-ca', 'VERIFY-FULL', ''])('refuses sslmode=%j in a URL as it does in INSTAPRO_DB_SSLMODE', (mode) => {
+    const url = `postgresql://u:p@h/d?sslmode=${mode}`;
+    expect(() => loadSettings({ INSTAPRO_DATABASE_URL: url })).toThrow(ConfigurationError);
+    expect(() => loadSettings({ INSTAPRO_DATABASE_URL: url })).toThrow(/sslmode must be one of disable, require, verify-full/);
+    if (mode !== '') expect(() => loadSettings({ INSTAPRO_DB_HOST: 'h', INSTAPRO_DB_SSLMODE: mode })).toThrow(ConfigurationError);
+  });
+
+  it.each(['disable', 'require', 'verify-full'])('accepts sslmode=%s in both places', (mode) => {
+    expect(databaseTarget(loadSettings({ INSTAPRO_DATABASE_URL: `postgresql://u:p@h/d?sslmode=${mode}` }))).toMatchObject({ kind: 'server', host: 'h' });
+    expect(loadSettings({ INSTAPRO_DB_HOST: 'h', INSTAPRO_DB_SSLMODE: mode }).dbSslMode).toBe(mode);
+  });
+});
+
+describe('the plausible event dates', () => {
+  it('defaults to 2000-01-01 and no fixed maximum; accepts 0001-01-01 .. 9999-12-31', () => {
+    expect(loadSettings({}).eventDateMin).toBe('2000-01-01');
+    expect(loadSettings({}).eventDateMax).toBeUndefined();
+    expect(loadSettings({ INSTAPRO_EVENT_DATE_MIN: '0001-01-01', INSTAPRO_EVENT_DATE_MAX: '9999-12-31' })).toMatchObject({ eventDateMin: '0001-01-01', eventDateMax: '9999-12-31' });
+  });
+
+  it.each([
+    [{ INSTAPRO_EVENT_DATE_MIN: '2020-02-30' }, 'INSTAPRO_EVENT_DATE_MIN'],
+    [{ INSTAPRO_EVENT_DATE_MAX: '20200101' }, 'INSTAPRO_EVENT_DATE_MAX'],
+    [{ INSTAPRO_EVENT_DATE_MIN: '0000-01-01' }, 'INSTAPRO_EVENT_DATE_MIN'],
+    [{ INSTAPRO_EVENT_DATE_MIN: '2021-01-01', INSTAPRO_EVENT_DATE_MAX: '2020-12-31' }, 'must not be after'],
+    [{ INSTAPRO_LOCK_TIMEOUT: '-1' }, 'INSTAPRO_LOCK_TIMEOUT'],
+  ])('rejects %j naming %s', (env, expected) => {
+    expect(() => loadSettings(env)).toThrow(expected);
   });
 });
