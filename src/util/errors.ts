@@ -11,6 +11,7 @@ export const EXIT_CODES = {
   rejectRatio: 5,
   dataTests: 6,
   database: 7,
+  inputStorage: 8,
 } as const;
 
 export class PipelineError extends Error {
@@ -33,6 +34,17 @@ export class ConfigurationError extends PipelineError {
 export class InputFileError extends PipelineError {
   constructor(message: string) {
     super(message, EXIT_CODES.input);
+  }
+}
+
+/**
+ * Object storage that could not be reached or kept failing (connection refused, timeouts, 5xx)
+ * after the retries: waiting may heal it, so it has an exit code of its own. Credentials and a
+ * missing bucket are not this: they are ConfigurationError and InputFileError, never retried.
+ */
+export class InputStorageUnavailableError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.inputStorage);
   }
 }
 
