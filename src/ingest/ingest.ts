@@ -60,7 +60,7 @@ const COPY_INCOMING = 'COPY incoming (line, event_id, event_type, professional_i
  * --max-reject-ratio (its quarantine rows are kept either way), and record it in the manifest.
  */
 export async function ingest(ctx: PipelineContext, inputs: readonly string[]): Promise<IngestResult> {
-  const objects = await resolveInputs(ctx.settings, inputs);
+  const objects = await resolveInputs(ctx.settings, inputs, ctx.log);
   const unchanged = await findUnchanged(ctx, objects);
   const toRead = objects.filter((object) => !unchanged.has(object.url));
   for (const object of toRead) await checkEventLogHeader(object);

@@ -9,13 +9,13 @@ import { S3Store, S3_SCHEME } from './s3.js';
  * key, inputs in the order given, an object named twice loaded once. Only names and sizes are
  * listed here; nothing is read.
  */
-export async function resolveInputs(settings: Settings, inputs: readonly string[]): Promise<InputObject[]> {
+export async function resolveInputs(settings: Settings, inputs: readonly string[], log: (message: string) => void = () => undefined): Promise<InputObject[]> {
   if (inputs.length === 0) throw new ConfigurationError('no input: pass --input FILE|DIR|GLOB|s3://bucket/prefix or set INSTAPRO_INPUT');
   let store: S3Store | undefined;
   const objects: InputObject[] = [];
   const seen = new Set<string>();
   for (const input of inputs) {
-    const resolved = input.startsWith(S3_SCHEME) ? await (store ??= new S3Store(settings)).resolve(input) : await resolveLocalInput(input);
+    const resolved = input.startsWith(S3_SCHEME) ? await (store ??= new S3Store(settings, log)).resolve(input) : await resolveLocalInput(input);
     for (const object of resolved) {
       if (seen.has(object.url)) continue;
       seen.add(object.url);

@@ -20,7 +20,11 @@ export class S3Store {
   /** Where the store is, for messages (never a key). */
   readonly endpoint: string;
 
-  constructor(private readonly settings: Settings) {
+  constructor(
+    private readonly settings: Settings,
+    /** Diagnostics for a person: each retry. */
+    private readonly log: (message: string) => void = () => undefined,
+  ) {
     const endpoint = settings.awsEndpointUrlS3 ?? settings.awsEndpointUrl;
     this.endpoint = endpoint ?? `AWS S3 (${settings.awsRegion})`;
     this.client = new S3Client({
@@ -86,7 +90,15 @@ export class S3Store {
             throw failure instanceof InputStorageUnavailableError ? failure : new AbortError(failure);
           }
         },
-        { retries: this.settings.connectRetries, minTimeout: this.settings.connectRetryDelayMs, factor: 2, randomize: false },
+        {
+          retries: this.settings.connectRetries,
+          minTimeout: this.settings.connectRetryDelayMs,
+          factor: 2,
+          randomize: false,
+          onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft > 0) this.log(`${error.message} (attempt ${attemptNumber}); retrying`);
+          },
+        },
       );
     } catch (error) {
       if (error instanceof InputStorageUnavailableError) {
