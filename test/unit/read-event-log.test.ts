@@ -69,7 +69,7 @@ describe('readEventLogLines', () => {
       { numRuns: 40 },
     );
     expect(crossingReads).toBeGreaterThan(10); // the property is not only tried on small files
-  });
+  }, 30_000);
 
   it('yields a line too long to hold as its start and its length, and the lines after it', async () => {
     const long = 'y'.repeat(3 * 1024 * 1024);
