@@ -44,7 +44,8 @@ mkdir -p "$state_dir/data"
 echo $! >"$state_dir/weed.pid"
 
 endpoint="http://127.0.0.1:$s3_port"
-s3() { curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access_key:$secret_key" "$@"; }
+# curl signs the request but not its body: S3 wants the body's hash declared, here as unsigned.
+s3() { curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access_key:$secret_key" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
 probe="readiness-$$"
 ready=0
 for _ in $(seq 1 120); do
@@ -66,7 +67,7 @@ done
 if [ "$ready" != 1 ]; then
   echo "start-seaweedfs: the S3 server at $endpoint did not become ready; its log:" >&2
   tail -n 40 "$state_dir/weed.log" >&2
-  kill "$(cat "$state_dir/weed.pid")" 2>/dev/null || true
+  bash scripts/ci/stop-seaweedfs.sh "$state_dir"
   exit 1
 fi
 echo "start-seaweedfs: S3 at $endpoint (state in $state_dir)" >&2

@@ -25,6 +25,9 @@ export class S3Store {
     /** Diagnostics for a person: each retry. */
     private readonly log: (message: string) => void = () => undefined,
   ) {
+    // The pinned SDK runs on Node 20 (our floor); its notice that later releases will need Node 22
+    // would otherwise be printed on stderr by every run (docs/landing-zone.md, "Node 20").
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const endpoint = settings.awsEndpointUrlS3 ?? settings.awsEndpointUrl;
     this.endpoint = endpoint ?? `AWS S3 (${settings.awsRegion})`;
     this.client = new S3Client({
