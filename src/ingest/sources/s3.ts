@@ -7,8 +7,6 @@ import type { InputObject } from './input-object.js';
 import { GZIP_SUFFIX, isEventLogName } from './input-object.js';
 import { byPath } from './local.js';
 
-export const S3_SCHEME = 's3://';
-
 /** Error codes that waiting cannot heal: the credentials or the bucket are wrong. Never retried. */
 const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'AuthorizationHeaderMalformed', 'Forbidden']);
 /** Without a response at all (nothing listens, DNS, timeouts) or with a 5xx, waiting may heal it. */
@@ -63,7 +61,7 @@ export class S3Store {
   }
 
   private object(bucket: string, listed: { key: string; size: number; etag: string }): InputObject {
-    const url = `${S3_SCHEME}${bucket}/${listed.key}`;
+    const url = `s3://${bucket}/${listed.key}`;
     return {
       url,
       size: listed.size,
