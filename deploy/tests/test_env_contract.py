@@ -80,7 +80,16 @@ def test_the_cli_accepts_the_rendered_environment(render, run_cli, env_contract,
         environment.update({k: base64.b64decode(v).decode() for k, v in secrets[0]["data"].items()})
     else:
         # values-production.yaml references a Secret created outside the chart.
-        environment.update({"INSTAPRO_DB_USER": "instapro_pipeline", "INSTAPRO_DB_PASSWORD": "from-the-real-secret", "INSTAPRO_DATABASE_URL": ""})
+        # Its S3 keys may be empty: the pods then use the SDK's default chain (a cloud identity).
+        environment.update(
+            {
+                "INSTAPRO_DB_USER": "instapro_pipeline",
+                "INSTAPRO_DB_PASSWORD": "from-the-real-secret",
+                "INSTAPRO_DATABASE_URL": "",
+                "AWS_ACCESS_KEY_ID": "",
+                "AWS_SECRET_ACCESS_KEY": "",
+            }
+        )
     assert set(environment) == {variable["name"] for variable in env_contract}
     completed = run_cli(["config", "--json"], environment, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
