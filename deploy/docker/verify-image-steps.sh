@@ -93,7 +93,8 @@ variables = json.load(open(sys.argv[1]))
 assert isinstance(variables, list) and variables, "empty or not a list"
 for variable in variables:
     assert set(variable) >= {"name", "secret", "description"}, variable
-    assert variable["name"].startswith("INSTAPRO_"), variable
+    # The S3 settings use the standard AWS names (docs/landing-zone.md).
+    assert variable["name"].startswith(("INSTAPRO_", "AWS_")), variable
 print(f"{len(variables)} variables, {sum(v['secret'] for v in variables)} secret")
 PY
 

@@ -177,10 +177,11 @@ otherwise the embedded database (PGlite) in --data-dir (default .instapro/db).
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 input file, 5 reject ratio
 exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acquired within
---lock-timeout, 130/143 stopped by SIGINT/SIGTERM.`,
+--lock-timeout, 9 input storage (S3) unreachable, 130/143 stopped by SIGINT/SIGTERM.`,
     );
 
-  const inputOption = () => new Option('-i, --input <files...>', 'event log file(s) (env INSTAPRO_INPUT, comma-separated)');
+  const inputOption = () =>
+    new Option('-i, --input <inputs...>', 'event logs: files (.csv, .csv.gz), directories, glob patterns, s3://bucket/prefix (env INSTAPRO_INPUT, comma-separated)');
   const rejectOption = () => new Option('--max-reject-ratio <ratio>', 'largest share of rejected rows per file before the load fails (env INSTAPRO_MAX_REJECT_RATIO, default 0.001)');
   const fromOption = () => new Option('--from <date>', 'first snapshot day, YYYY-MM-DD (default: first event date); days the model builds changed are recomputed too');
   const toOption = () => new Option('--to <date>', 'last snapshot day, inclusive (default: last event date)');

@@ -7,8 +7,13 @@ const n = (value: number): string => value.toLocaleString('en-US');
 
 /** Human-readable step summaries, printed by the CLI when --json is not given. */
 export function describeIngest(r: IngestResult): string {
-  const lines = [`ingest: ${n(r.rows_read)} rows read, ${n(r.loaded)} loaded, ${n(r.rejected)} rejected, ${n(r.duplicates)} duplicates`];
+  const skipped = r.skipped_unchanged > 0 ? `, ${n(r.skipped_unchanged)} file${r.skipped_unchanged === 1 ? '' : 's'} skipped unchanged` : '';
+  const lines = [`ingest: ${n(r.rows_read)} rows read, ${n(r.loaded)} loaded, ${n(r.rejected)} rejected, ${n(r.duplicates)} duplicates${skipped}`];
   for (const f of r.files) {
+    if (f.status === 'skipped_unchanged') {
+      lines.push(`  ${f.file}: skipped, unchanged since it was loaded`);
+      continue;
+    }
     lines.push(`  ${f.file}: ${n(f.rows_read)} read, ${n(f.loaded)} loaded, ${n(f.rejected)} rejected, ${n(f.duplicates)} duplicates${f.status === 'rejected' ? ' (NOT loaded: too many rejects)' : ''}`);
     for (const s of f.first_rejects) lines.push(`    line ${s.line}: ${s.reason}`);
   }

@@ -27,7 +27,7 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_DB_USER', secret: true, description: 'PostgreSQL user.' },
   { name: 'INSTAPRO_DB_PASSWORD', secret: true, description: 'PostgreSQL password.' },
   { name: 'INSTAPRO_DATA_DIR', secret: false, description: 'Directory of the embedded (PGlite) database.', default: '.instapro/db' },
-  { name: 'INSTAPRO_INPUT', secret: false, description: 'Comma-separated event log files read by ingest when --input is not given.' },
+  { name: 'INSTAPRO_INPUT', secret: false, description: 'Comma-separated inputs read by ingest when --input is not given: files (.csv, .csv.gz), directories, glob patterns, s3://bucket/prefix URLs.' },
   { name: 'INSTAPRO_MAX_REJECT_RATIO', secret: false, description: 'Largest share of rejected rows per file before ingest fails.', default: '0.001' },
   { name: 'INSTAPRO_SCHEMA', secret: false, description: 'Schema of the analyst-facing tables.', default: 'instapro' },
   { name: 'INSTAPRO_RAW_SCHEMA', secret: false, description: 'Schema of the raw layer (events as loaded, quarantine, run log).', default: 'instapro_raw' },
@@ -39,6 +39,12 @@ export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
   { name: 'INSTAPRO_LOCK_TIMEOUT', secret: false, description: 'Seconds to wait for another run holding the pipeline lock (or the embedded database) before giving up with exit 8; 0: do not wait.', default: '1800' },
   { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks); server backend only.', default: '256MB' },
   { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load); server backend only.', default: '512MB' },
+  { name: 'AWS_ACCESS_KEY_ID', secret: true, description: 'S3 access key for s3:// inputs. Unset: the AWS SDK default credential chain.' },
+  { name: 'AWS_SECRET_ACCESS_KEY', secret: true, description: 'S3 secret key for s3:// inputs.' },
+  { name: 'AWS_REGION', secret: false, description: 'S3 region.', default: 'us-east-1' },
+  { name: 'AWS_ENDPOINT_URL_S3', secret: false, description: 'S3 endpoint of a non-AWS store (SeaweedFS, MinIO, ...); wins over AWS_ENDPOINT_URL.' },
+  { name: 'AWS_ENDPOINT_URL', secret: false, description: 'Endpoint for every AWS service; used for S3 when AWS_ENDPOINT_URL_S3 is unset.' },
+  { name: 'INSTAPRO_S3_FORCE_PATH_STYLE', secret: false, description: 'true: address buckets as <endpoint>/<bucket> (most non-AWS stores need it), not <bucket>.<endpoint>.', default: 'false' },
 ];
 
 /**
@@ -87,6 +93,12 @@ const settingsSchema = z
     lockTimeoutSeconds: z.coerce.number().int().min(0).max(7 * 24 * 3600),
     modelWorkMem: memorySize,
     modelMaintenanceWorkMem: memorySize,
+    awsAccessKeyId: z.string().optional(),
+    awsSecretAccessKey: z.string().optional(),
+    awsRegion: z.string().min(1),
+    awsEndpointUrlS3: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    awsEndpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    s3ForcePathStyle: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
   })
   .refine((s) => new Set([s.martSchema, s.rawSchema, s.stagingSchema]).size === 3, {
     message: 'INSTAPRO_SCHEMA, INSTAPRO_RAW_SCHEMA and INSTAPRO_STAGING_SCHEMA must differ',
@@ -127,6 +139,12 @@ const SETTING_BY_ENV: Record<string, keyof Settings> = {
   INSTAPRO_EVENT_DATE_MAX: 'eventDateMax',
   INSTAPRO_MODEL_WORK_MEM: 'modelWorkMem',
   INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: 'modelMaintenanceWorkMem',
+  AWS_ACCESS_KEY_ID: 'awsAccessKeyId',
+  AWS_SECRET_ACCESS_KEY: 'awsSecretAccessKey',
+  AWS_REGION: 'awsRegion',
+  AWS_ENDPOINT_URL_S3: 'awsEndpointUrlS3',
+  AWS_ENDPOINT_URL: 'awsEndpointUrl',
+  INSTAPRO_S3_FORCE_PATH_STYLE: 's3ForcePathStyle',
 };
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: SettingOverrides = {}): Settings {
@@ -238,6 +256,7 @@ export function redactedSettings(settings: Settings): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...settings };
   if (settings.databaseUrl) shown.databaseUrl = maskedServerUrl(settings.databaseUrl);
   if (settings.dbPassword) shown.dbPassword = MASK;
+  for (const key of ['awsAccessKeyId', 'awsSecretAccessKey'] as const) if (settings[key]) shown[key] = MASK;
   return shown;
 }
 

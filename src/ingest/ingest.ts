@@ -3,10 +3,13 @@ import type { DeferredDdl } from '../db/deferred-ddl.js';
 import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from '../db/deferred-ddl.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
-import { ConfigurationError } from '../util/errors.js';
 import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
 import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE, EVENT_LOG_HEADER } from './event-log-format.js';
-import { MAX_LINE_BYTES, checkEventLogFile, readEventLogLines, splitFields } from './read-event-log.js';
+import { findUnchanged, recordInManifest } from './manifest.js';
+import { MAX_LINE_BYTES, readEventLogLines, splitFields } from './read-event-log.js';
+import type { InputObject } from './sources/input-object.js';
+import { StoredBytes, checkEventLogHeader, eventLogContent } from './sources/open-content.js';
+import { resolveInputs } from './sources/resolve-inputs.js';
 import type { EventDateWindow, Rejection } from './validate-event.js';
 import { findRejection, isCertainlyValidLine } from './validate-event.js';
 
@@ -17,8 +20,10 @@ export interface RejectSample {
 }
 
 export interface FileIngestResult {
+  /** The path or s3:// URL. */
   file: string;
-  status: 'loaded' | 'rejected';
+  /** skipped_unchanged: the manifest shows it loaded before, same size and version; not read. */
+  status: 'loaded' | 'rejected' | 'skipped_unchanged';
   rows_read: number;
   loaded: number;
   rejected: number;
@@ -33,6 +38,8 @@ export interface IngestResult {
   loaded: number;
   rejected: number;
   duplicates: number;
+  /** Input objects not read because the manifest shows them loaded, unchanged. */
+  skipped_unchanged: number;
   files: FileIngestResult[];
   /** Where to find every rejected line. */
   quarantine: string;
@@ -45,27 +52,35 @@ const REJECT_SAMPLE_SIZE = 5;
 const COPY_INCOMING = 'COPY incoming (line, event_id, event_type, professional_id, created_at, meta_data, raw_line, rejected_field, rejected_reason)';
 
 /**
- * Loads event log files into the raw layer. Every file is checked first (exists, not empty,
- * right header), so a whole-file error loads nothing. Each file is then one transaction: stream,
- * validate and COPY (see ingestFile), and append its new events only if its rejected share is
- * within --max-reject-ratio (its quarantine rows are kept either way).
+ * Loads event logs into the raw layer. `inputs` are files, directories, glob patterns or s3://
+ * URLs (see sources/); they are resolved to objects, and those the manifest shows loaded and
+ * unchanged are skipped unread. Every other object is checked first (exists, not empty, right
+ * header), so a whole-object error loads nothing. Each object is then one transaction: stream,
+ * validate and COPY (see ingestFile), append its new events only if its rejected share is within
+ * --max-reject-ratio (its quarantine rows are kept either way), and record it in the manifest.
  */
-export async function ingest(ctx: PipelineContext, files: readonly string[]): Promise<IngestResult> {
-  if (files.length === 0) throw new ConfigurationError('no input: pass --input FILE or set INSTAPRO_INPUT');
-  const sizes = new Map<string, number>();
-  for (const file of files) sizes.set(file, (await checkEventLogFile(file)).bytes);
+export async function ingest(ctx: PipelineContext, inputs: readonly string[]): Promise<IngestResult> {
+  const objects = await resolveInputs(ctx.settings, inputs, ctx.log);
+  const unchanged = await findUnchanged(ctx, objects);
+  const toRead = objects.filter((object) => !unchanged.has(object.url));
+  for (const object of toRead) await checkEventLogHeader(object);
 
   const result: IngestResult = {
     rows_read: 0,
     loaded: 0,
     rejected: 0,
     duplicates: 0,
+    skipped_unchanged: unchanged.size,
     files: [],
     quarantine: `${ctx.schemas.raw}.quarantine (run_id ${ctx.runId})`,
   };
   const rowsBefore = await estimatedRows(ctx);
-  for (const file of files) {
-    const fileResult = await ingestFile(ctx, file, sizes.get(file) ?? 0);
+  for (const object of objects) {
+    if (unchanged.has(object.url)) {
+      result.files.push(skippedResult(object));
+      continue;
+    }
+    const fileResult = await ingestFile(ctx, object);
     result.files.push(fileResult);
     result.rows_read += fileResult.rows_read;
     result.loaded += fileResult.loaded;
@@ -105,12 +120,18 @@ async function estimatedRows(ctx: PipelineContext): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** What one pass over a file has seen so far: lines read, lines rejected by validation, bytes read. */
+function skippedResult(object: InputObject): FileIngestResult {
+  return { file: object.url, status: 'skipped_unchanged', rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, reject_ratio: 0, first_rejects: [] };
+}
+
+/** What one pass over a file has seen so far: lines read, lines rejected by validation, stored bytes read and their hash. */
 interface LineCounter {
   rowsRead: number;
   invalid: number;
-  bytes: number;
+  stored: StoredBytes;
 }
+
+const newCounter = (): LineCounter => ({ rowsRead: 0, invalid: 0, stored: new StoredBytes() });
 
 /**
  * Rejected lines held in memory while a direct load streams the valid ones into raw.event. Past
@@ -134,31 +155,40 @@ function isUniqueViolation(error: unknown): boolean {
  * rejected lines to hold in memory), the direct load is rolled back to its savepoint and the file
  * is read again by the classifying load, which sorts every line into new, duplicate or conflict.
  */
-async function ingestFile(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {
+async function ingestFile(ctx: PipelineContext, object: InputObject): Promise<FileIngestResult> {
   const { db } = ctx;
   return inTransaction(db, async () => {
-    await db.query(`SELECT set_config('instapro.run_id', $1, true), set_config('instapro.source_file', $2, true)`, [String(ctx.runId), file]);
-    const direct = await directLoad(ctx, file, bytes);
-    return direct ?? (await classifyingLoad(ctx, file, bytes));
+    await db.query(`SELECT set_config('instapro.run_id', $1, true), set_config('instapro.source_file', $2, true)`, [String(ctx.runId), object.url]);
+    const { result, stored } = (await directLoad(ctx, object)) ?? (await classifyingLoad(ctx, object));
+    // In the file's own transaction: recorded exactly when its rows are.
+    await recordInManifest(ctx, object, stored, result);
+    return result;
   });
 }
 
-async function directLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult | null> {
+interface FileLoad {
+  result: FileIngestResult;
+  /** The stored bytes the load read, with their SHA-256. */
+  stored: StoredBytes;
+}
+
+async function directLoad(ctx: PipelineContext, object: InputObject): Promise<FileLoad | null> {
   const { db, schemas } = ctx;
-  const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
+  const file = object.url;
+  const counter = newCounter();
   // source_file and run_id, after the five event columns and source_line.
   const rowEnd = Buffer.from(`;${copyTextField(file)};${ctx.runId}\n`, 'utf8');
   let rejectedRows = '';
 
   await db.exec('SAVEPOINT direct_load');
   const emptyTable = await prepareEmptyTableLoad(ctx);
-  ctx.progress.start(`ingest ${file}`, bytes);
+  ctx.progress.start(`ingest ${file}`, object.size);
   let loaded: number;
   try {
     loaded = await db.copyFrom(
       `COPY ${quoteIdentifier(schemas.raw)}.event (event_id, event_type, professional_id, created_at, meta_data, source_line, source_file, run_id)`,
       COPY_TEXT_OPTIONS + emptyTable.copyOptions,
-      encodeLines(ctx, file, counter, {
+      encodeLines(ctx, object, counter, {
         certain(out, line, bytes, start, end) {
           out.reserve(end - start + MAX_LINE_NUMBER_BYTES + rowEnd.length);
           out.copy(bytes, start, end);
@@ -196,13 +226,14 @@ async function directLoad(ctx: PipelineContext, file: string, bytes: number): Pr
     await db.copyFrom(COPY_INCOMING, COPY_TEXT_OPTIONS, [rejectedRows]);
     await db.exec(classify); // only rejected lines: this writes them to the quarantine
   }
-  return fileResult(ctx, file, counter, {
+  const result = await fileResult(ctx, file, counter, {
     status: withinRatio ? 'loaded' : 'rejected',
     loaded: withinRatio ? loaded : 0,
     rejected: counter.invalid,
     duplicates: 0,
     rejectRatio,
   });
+  return { result, stored: counter.stored };
 }
 
 interface EmptyTableLoad {
@@ -239,22 +270,23 @@ function judgeRejects(ctx: PipelineContext, rejected: number, rowsRead: number):
   return { rejectRatio, withinRatio: rejectRatio <= ctx.settings.maxRejectRatio };
 }
 
-async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number): Promise<FileIngestResult> {
+async function classifyingLoad(ctx: PipelineContext, object: InputObject): Promise<FileLoad> {
   const { db, schemas } = ctx;
+  const file = object.url;
   const [createIncoming, classify, loadNew] = await Promise.all([
     readSql('ingest/01_create_incoming.sql', schemas),
     readSql('ingest/02_classify_incoming.sql', schemas),
     readSql('ingest/03_load_new_events.sql', schemas),
   ]);
-  const counter: LineCounter = { rowsRead: 0, invalid: 0, bytes: 0 };
+  const counter = newCounter();
 
-  ctx.progress.start(`ingest ${file} (classifying)`, bytes);
+  ctx.progress.start(`ingest ${file} (classifying)`, object.size);
   try {
     await db.exec(createIncoming);
     await db.copyFrom(
       COPY_INCOMING,
       COPY_TEXT_OPTIONS,
-      encodeLines(ctx, file, counter, {
+      encodeLines(ctx, object, counter, {
         certain(out, line, bytes, start, end) {
           out.reserve(MAX_LINE_NUMBER_BYTES + end - start + INCOMING_VALID_ROW_END.length);
           out.integer(line);
@@ -279,13 +311,14 @@ async function classifyingLoad(ctx: PipelineContext, file: string, bytes: number
   const rejected = counter.invalid + (byOutcome.conflict ?? 0);
   const { rejectRatio, withinRatio } = judgeRejects(ctx, rejected, counter.rowsRead);
   if (withinRatio) await db.exec(loadNew);
-  return fileResult(ctx, file, counter, {
+  const result = await fileResult(ctx, file, counter, {
     status: withinRatio ? 'loaded' : 'rejected',
     loaded: withinRatio ? (byOutcome.new ?? 0) : 0,
     rejected,
     duplicates: byOutcome.duplicate ?? 0,
     rejectRatio,
   });
+  return { result, stored: counter.stored };
 }
 
 async function fileResult(
@@ -343,12 +376,10 @@ interface LineEncoder {
  * byte-level check accepts is never decoded: its bytes are copied as they are, which is what makes
  * ingest keep up with COPY itself.
  */
-async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCounter, encoder: LineEncoder): AsyncGenerator<Buffer> {
+async function* encodeLines(ctx: PipelineContext, object: InputObject, counter: LineCounter, encoder: LineEncoder): AsyncGenerator<Buffer> {
   const out = new CopyBuffer();
   const window = eventDateWindow(ctx.settings);
-  for await (const batch of readEventLogLines(file, (n) => {
-    counter.bytes += n;
-  })) {
+  for await (const batch of readEventLogLines(eventLogContent(object, counter.stored))) {
     const { bytes, firstLine, count, starts, ends, overlongBytes } = batch;
     for (let i = 0; i < count; i++) {
       const start = starts[i] as number;
@@ -370,7 +401,7 @@ async function* encodeLines(ctx: PipelineContext, file: string, counter: LineCou
     }
     for (const full of out.takeFull()) yield full;
     out.reclaim(); // copyFrom has read every chunk yielded so far
-    ctx.progress.update(counter.rowsRead, counter.bytes);
+    ctx.progress.update(counter.rowsRead, counter.stored.bytes);
   }
   const last = out.take();
   if (last) yield last;

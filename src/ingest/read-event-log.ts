@@ -1,6 +1,4 @@
-import { open, stat } from 'node:fs/promises';
-import { EVENT_LOG_DELIMITER, EVENT_LOG_HEADER } from './event-log-format.js';
-import { InputFileError } from '../util/errors.js';
+import { EVENT_LOG_DELIMITER } from './event-log-format.js';
 
 /**
  * Consecutive physical lines of an event log, as byte ranges of one read chunk: line
@@ -21,7 +19,7 @@ export interface EventLogLines {
   overlongBytes?: number;
 }
 
-const HEADER_PROBE_BYTES = 64 * 1024;
+/** The reader works on this much new input at a time (sources deliver chunks of any size). */
 const READ_CHUNK_BYTES = 128 * 1024;
 /**
  * A line longer than this is rejected whole without being parsed, and only its start is kept,
@@ -29,58 +27,19 @@ const READ_CHUNK_BYTES = 128 * 1024;
  */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-/**
- * Whole-file checks, done for every input before anything is loaded: the file exists, is not
- * empty and starts with the expected header. Returns the file size (for progress).
- */
-export async function checkEventLogFile(file: string): Promise<{ bytes: number }> {
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new InputFileError(`${file}: not a regular file`);
-    size = info.size;
-  } catch (error) {
-    if (error instanceof InputFileError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(`${file}: ${code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
-  if (size === 0) throw new InputFileError(`${file}: file is empty (expected the header ${EVENT_LOG_HEADER.join(';')})`);
-
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(`${file}: cannot be read: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message}`);
-  }
-  try {
-    const buffer = Buffer.alloc(Math.min(size, HEADER_PROBE_BYTES));
-    await handle.read(buffer, 0, buffer.length, 0);
-    const text = buffer.toString('utf8').replace(/^\uFEFF/, '');
-    const firstLine = (text.split('\n', 1)[0] ?? '').replace(/\r$/, '');
-    const expected = EVENT_LOG_HEADER.join(EVENT_LOG_DELIMITER);
-    if (firstLine !== expected) {
-      throw new InputFileError(`${file}:1: wrong header: expected ${JSON.stringify(expected)}, found ${JSON.stringify(firstLine.slice(0, 200))}`);
-    }
-  } finally {
-    await handle.close();
-  }
-  return { bytes: size };
-}
-
 const LF = 0x0a;
 const CR = 0x0d;
 
 /**
  * Streams the lines of an event log (header excluded) as byte ranges, never holding the file in
- * memory: it is read 128 KB at a time into one buffer that is reused for the whole file (a line cut
- * by a read's end is moved to its front for the next read), so reading allocates nothing per chunk.
+ * memory: `content` (a file, a gunzip or an S3 body stream: see sources/open-content.ts) is copied
+ * 128 KB at a time into one buffer that is reused for the whole file (a line cut by a chunk's end
+ * is moved to its front for the next one), so the line batches allocate nothing per chunk.
  * Lines end at LF or CRLF, so line numbers are exact; a lone CR stays inside its line (and fails
  * validation there). The format has no quoting (a quote is an ordinary character), so splitting a
  * line into fields is splitting it at ";": see splitFields.
  */
-export async function* readEventLogLines(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<EventLogLines> {
-  const handle = await open(file, 'r');
+export async function* readEventLogLines(content: AsyncIterable<Buffer>): AsyncGenerator<EventLogLines> {
   let buffer = Buffer.allocUnsafe(2 * READ_CHUNK_BYTES);
   let carried = 0; // bytes at the front of `buffer`: the start of a line not yet complete
   let starts: Int32Array = new Int32Array(4096);
@@ -113,7 +72,7 @@ export async function* readEventLogLines(file: string, onBytes?: (bytes: number)
     nextLine += count;
     let skip = 0;
     if (firstLine === 1 && count > 0) {
-      skip = 1; // the header, checked by checkEventLogFile
+      skip = 1; // the header, checked by checkEventLogHeader
       firstLine = 2;
     }
     if (count - skip <= 0) return { batch: null, rest: start };
@@ -121,55 +80,62 @@ export async function* readEventLogLines(file: string, onBytes?: (bytes: number)
     return { batch, rest: start };
   };
 
-  try {
-    for (;;) {
-      if (buffer.length - carried < READ_CHUNK_BYTES) {
-        // A long line: room for it and one more read (bounded, as a line over MAX_LINE_BYTES is dropped below).
-        const bigger = Buffer.allocUnsafe(carried + READ_CHUNK_BYTES);
-        buffer.copy(bigger, 0, 0, carried);
-        buffer = bigger;
-      }
-      const { bytesRead } = await handle.read(buffer, carried, READ_CHUNK_BYTES, null);
-      if (bytesRead === 0) break;
-      onBytes?.(bytesRead);
-      let from = 0;
-      const filled = carried + bytesRead;
-      if (overlong) {
-        const lf = buffer.indexOf(LF, 0);
-        if (lf < 0 || lf >= filled) {
-          overlong.bytes += bytesRead;
-          carried = 0;
-          continue;
-        }
-        overlong.bytes += lf > 0 && buffer[lf - 1] === CR ? lf - 1 : lf;
-        const batch = overlongBatch(overlong);
-        if (batch) yield batch;
-        overlong = null;
-        from = lf + 1;
-      }
-      // Only the bytes read so far: what lies beyond them in the buffer is stale.
-      const view = buffer.subarray(0, filled);
-      const { batch, rest } = batchOf(view, from);
-      if (batch) yield batch;
-      buffer.copyWithin(0, rest, filled);
-      carried = filled - rest;
-      if (carried > MAX_LINE_BYTES) {
-        overlong = { start: Buffer.from(buffer.subarray(0, MAX_LINE_BYTES)), bytes: carried };
-        carried = 0;
-      }
-    }
+  let filled = 0; // bytes in `buffer`: `carried`, then the fresh ones not yet split into lines
+  /** Splits the fresh bytes (and the line carried before them) into a batch of lines. */
+  function* splitFresh(): Generator<EventLogLines> {
+    let from = 0;
     if (overlong) {
+      // Only fresh bytes are in the buffer: the overlong line's start was set aside.
+      const lf = buffer.indexOf(LF, 0);
+      if (lf < 0 || lf >= filled) {
+        overlong.bytes += filled;
+        filled = 0;
+        return;
+      }
+      overlong.bytes += lf > 0 && buffer[lf - 1] === CR ? lf - 1 : lf;
       const batch = overlongBatch(overlong);
       if (batch) yield batch;
-    } else if (carried > 0) {
-      // The last line has no line break.
-      if (buffer.length === carried) buffer = Buffer.concat([buffer, Buffer.alloc(1)]);
-      buffer[carried] = LF;
-      const { batch } = batchOf(buffer.subarray(0, carried + 1), 0);
-      if (batch) yield batch;
+      overlong = null;
+      from = lf + 1;
     }
-  } finally {
-    await handle.close();
+    // Only the bytes filled so far: what lies beyond them in the buffer is stale.
+    const view = buffer.subarray(0, filled);
+    const { batch, rest } = batchOf(view, from);
+    if (batch) yield batch;
+    buffer.copyWithin(0, rest, filled);
+    carried = filled - rest;
+    filled = carried;
+    if (carried > MAX_LINE_BYTES) {
+      overlong = { start: Buffer.from(buffer.subarray(0, MAX_LINE_BYTES)), bytes: carried };
+      carried = 0;
+      filled = 0;
+    }
+  }
+
+  for await (const chunk of content) {
+    for (let offset = 0; offset < chunk.length; ) {
+      if (buffer.length - carried < READ_CHUNK_BYTES) {
+        // A long line: room for it and one more chunk (bounded, as a line over MAX_LINE_BYTES is set aside).
+        const bigger = Buffer.allocUnsafe(carried + READ_CHUNK_BYTES);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const copied = chunk.copy(buffer, filled, offset, offset + Math.min(chunk.length - offset, carried + READ_CHUNK_BYTES - filled));
+      filled += copied;
+      offset += copied;
+      if (filled - carried >= READ_CHUNK_BYTES) yield* splitFresh();
+    }
+  }
+  if (filled > carried) yield* splitFresh();
+  if (overlong) {
+    const batch = overlongBatch(overlong);
+    if (batch) yield batch;
+  } else if (carried > 0) {
+    // The last line has no line break.
+    if (buffer.length === carried) buffer = Buffer.concat([buffer, Buffer.alloc(1)]);
+    buffer[carried] = LF;
+    const { batch } = batchOf(buffer.subarray(0, carried + 1), 0);
+    if (batch) yield batch;
   }
 }
 

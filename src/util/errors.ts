@@ -12,6 +12,7 @@ export const EXIT_CODES = {
   dataTests: 6,
   database: 7,
   lockTimeout: 8,
+  inputStorage: 9,
 } as const;
 
 export class PipelineError extends Error {
@@ -34,6 +35,17 @@ export class ConfigurationError extends PipelineError {
 export class InputFileError extends PipelineError {
   constructor(message: string) {
     super(message, EXIT_CODES.input);
+  }
+}
+
+/**
+ * Object storage that could not be reached or kept failing (connection refused, timeouts, 5xx)
+ * after the retries: waiting may heal it, so it has an exit code of its own. Credentials and a
+ * missing bucket are not this: they are ConfigurationError and InputFileError, never retried.
+ */
+export class InputStorageUnavailableError extends PipelineError {
+  constructor(message: string) {
+    super(message, EXIT_CODES.inputStorage);
   }
 }
 

@@ -143,14 +143,14 @@ describe.concurrent.each(BACKENDS)('CLI on the %s backend', (backend) => {
       expect(counts.availability_snapshot).toBeGreaterThan(0);
     });
 
-    it.sequential('a second run loads nothing, reports every row as a duplicate and leaves the tables as they were', async () => {
+    it.sequential('a second run skips the unchanged file unread (manifest) and leaves the tables as they were', async () => {
       expect(countsAfterFirstRun, 'the first run must have succeeded').toBeDefined();
       const args = ['run', '--input', SAMPLE_ARG, '--json'];
       const result = await runCli(args, { env: db.env });
       expect(result.code, describeResult(args, result)).toBe(0);
       const summary = jsonSummary(result.stdout);
       expect(summary.status).toBe('succeeded');
-      expect(summary.ingest).toMatchObject({ rows_read: sample.rows, loaded: 0, rejected: 0, duplicates: sample.rows });
+      expect(summary.ingest).toMatchObject({ rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, skipped_unchanged: 1, files: [{ file: SAMPLE_ARG, status: 'skipped_unchanged' }] });
       expect(await tableCounts()).toEqual(countsAfterFirstRun);
     });
 

@@ -96,9 +96,11 @@ describe.concurrent.each(BACKENDS)('two runs at once on the %s backend', (backen
     expect(first.code, describeResult(args, first)).toBe(0);
     expect(second.code, describeResult(args, second)).toBe(0);
 
-    const ingests = [first, second].map((r) => jsonSummary(r.stdout).ingest as { loaded: number; duplicates: number; rejected: number });
+    const ingests = [first, second].map((r) => jsonSummary(r.stdout).ingest as { loaded: number; duplicates: number; rejected: number; skipped_unchanged: number });
     expect(ingests.map((i) => i.loaded).sort((a, b) => a - b)).toEqual([0, sample.distinctIds]);
-    expect(ingests.map((i) => i.duplicates).sort((a, b) => a - b)).toEqual([sample.rows - sample.distinctIds, sample.rows]);
+    // The run that waited for the lock finds the file in the manifest, unchanged, and skips it unread.
+    expect(ingests.map((i) => i.duplicates).sort((a, b) => a - b)).toEqual([0, sample.rows - sample.distinctIds]);
+    expect(ingests.map((i) => i.skipped_unchanged).sort((a, b) => a - b)).toEqual([0, 1]);
 
     const [state] = await sqlRows<RunLogState & { fct_event: number; fct_distinct: number }>(
       db.env,

@@ -134,12 +134,14 @@ async function killAndRecover({ victim: target, reference: referenceTarget, midL
   afterKill?.();
 
   // Nothing of the interrupted load is visible: a file is one transaction.
-  const [afterKillState] = await sqlRows<{ events: number; running: number }>(
+  const [afterKillState] = await sqlRows<{ events: number; running: number; manifest: number }>(
     victimEnv,
     `SELECT (SELECT count(*)::integer FROM ${raw}.event) AS events,
-            (SELECT count(*)::integer FROM ${raw}.pipeline_run WHERE status = 'running') AS running`,
+            (SELECT count(*)::integer FROM ${raw}.pipeline_run WHERE status = 'running') AS running,
+            (SELECT count(*)::integer FROM ${raw}.input_manifest) AS manifest`,
   );
-  expect(afterKillState, `killed mid-load (${evidence})`).toEqual({ events: 0, running: 1 });
+  // Nor is the file in the manifest (recorded in its transaction), so the rerun reads it.
+  expect(afterKillState, `killed mid-load (${evidence})`).toEqual({ events: 0, running: 1, manifest: 0 });
 
   const rerun = await runCli(ingestArgs, { env: victimEnv });
   expect(rerun.code, describeResult(ingestArgs, rerun)).toBe(0);

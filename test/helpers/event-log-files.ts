@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EVENT_LOG_HEADER } from '../../src/ingest/event-log-format.js';
@@ -22,4 +22,16 @@ export async function writeEventLogFile(lines: readonly string[], options: { hea
 /** One event line; `meta` defaults to a valid proposal meta for proposed events. */
 export function eventLine(id: number, type: string, professional: number, at: string, meta?: string): string {
   return [id, type, professional, at, meta ?? (type === 'proposed' ? '60_tuinonderhoud_maintain-garden_7.63' : '')].join(';');
+}
+
+let redeliveries = 0;
+/**
+ * The same file delivered again (a new modification time, as a fresh copy or upload gets): the
+ * manifest then no longer skips it as unchanged, so its rows are read and classified again.
+ */
+export async function redeliver(file: string): Promise<string> {
+  redeliveries += 1;
+  const later = new Date(Date.now() + redeliveries * 1000);
+  await utimes(file, later, later);
+  return file;
 }

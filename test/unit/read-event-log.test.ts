@@ -1,14 +1,21 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEventLogLines } from '../../src/ingest/read-event-log.js';
 
-/** Every line the reader yields, as [line number, text, overlong byte count]. */
-async function readAll(file: string): Promise<[number, string, number | undefined][]> {
+/** A buffer delivered in chunks of `size` bytes, as a gunzip or an S3 body delivers chunks of any size. */
+async function* inChunks(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+/** Every line the reader yields from a file (or from its bytes in chunks of `chunkSize`), as [line number, text, overlong byte count]. */
+async function readAll(file: string, chunkSize?: number): Promise<[number, string, number | undefined][]> {
   const lines: [number, string, number | undefined][] = [];
-  for await (const batch of readEventLogLines(file)) {
+  const content = chunkSize === undefined ? createReadStream(file) : inChunks(await readFile(file), chunkSize);
+  for await (const batch of readEventLogLines(content)) {
     for (let i = 0; i < batch.count; i++) {
       lines.push([batch.firstLine + i, batch.bytes.toString('latin1', batch.starts[i], batch.ends[i]), batch.overlongBytes]);
     }
@@ -43,23 +50,26 @@ describe('readEventLogLines', () => {
     const file = fc.record({
       lines: fc.array(fc.tuple(lineText, fc.constantFrom('\n', '\r\n')), { minLength: 1, maxLength: 8_000, size: 'max' }),
       finalBreak: fc.boolean(),
+      chunkSize: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1_000, max: 400_000 })),
     });
     let n = 0;
     let crossingReads = 0;
     await fc.assert(
-      fc.asyncProperty(file, async ({ lines, finalBreak }) => {
+      fc.asyncProperty(file, async ({ lines, finalBreak, chunkSize }) => {
         let content = lines.map(([text, eol]) => text + eol).join('');
         if (!finalBreak) content = content.replace(/\r?\n$/, '');
         const target = path.join(dir, `f${n++}.csv`);
         await writeFile(target, content, 'latin1');
-        expect(await readAll(target)).toEqual(expectedLines(content));
+        const expected = expectedLines(content);
+        expect(await readAll(target)).toEqual(expected);
+        expect(await readAll(target, chunkSize)).toEqual(expected);
         await rm(target);
         if (content.length > 2 * 128 * 1024) crossingReads += 1;
       }),
       { numRuns: 40 },
     );
     expect(crossingReads).toBeGreaterThan(10); // the property is not only tried on small files
-  });
+  }, 30_000);
 
   it('yields a line too long to hold as its start and its length, and the lines after it', async () => {
     const long = 'y'.repeat(3 * 1024 * 1024);

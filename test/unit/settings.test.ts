@@ -93,7 +93,33 @@ describe('secrets', () => {
   });
 
   it('marks exactly the credentials as secret', () => {
-    expect(ENVIRONMENT_VARIABLES.filter((v) => v.secret).map((v) => v.name).sort()).toEqual(['INSTAPRO_DATABASE_URL', 'INSTAPRO_DB_PASSWORD', 'INSTAPRO_DB_USER']);
+    expect(ENVIRONMENT_VARIABLES.filter((v) => v.secret).map((v) => v.name).sort()).toEqual([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'INSTAPRO_DATABASE_URL',
+      'INSTAPRO_DB_PASSWORD',
+      'INSTAPRO_DB_USER',
+    ]);
+  });
+
+  it('never shows the S3 keys in printed settings', () => {
+    const settings = loadSettings({ AWS_ACCESS_KEY_ID: 'AKIDhunter4', AWS_SECRET_ACCESS_KEY: 'hunter5secret' });
+    const shown = JSON.stringify(redactedSettings(settings));
+    expect(shown).not.toMatch(/hunter[45]/);
+    expect(redactedSettings(settings)).toMatchObject({ awsAccessKeyId: '********', awsSecretAccessKey: '********' });
+  });
+});
+
+describe('S3 settings', () => {
+  it('reads the standard AWS variables and the path-style switch', () => {
+    const settings = loadSettings({ AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:8333', INSTAPRO_S3_FORCE_PATH_STYLE: 'true' });
+    expect(settings).toMatchObject({ awsRegion: 'eu-west-1', awsEndpointUrlS3: 'http://127.0.0.1:8333', s3ForcePathStyle: true });
+    expect(loadSettings({})).toMatchObject({ awsRegion: 'us-east-1', s3ForcePathStyle: false });
+  });
+
+  it('refuses an endpoint that is not an http(s) URL and a path-style value that is not a boolean, naming the variable', () => {
+    expect(() => loadSettings({ AWS_ENDPOINT_URL_S3: '127.0.0.1:8333' })).toThrow(/AWS_ENDPOINT_URL_S3: must be an http/);
+    expect(() => loadSettings({ INSTAPRO_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/INSTAPRO_S3_FORCE_PATH_STYLE: must be true or false/);
   });
 });
 
