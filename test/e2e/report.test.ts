@@ -173,7 +173,7 @@ describe.each(BACKENDS)('HTML report on the %s backend', (backend) => {
   const tableCounts = async (): Promise<Record<string, number>> => {
     const { mart, raw } = schemas;
     const tables = [
-      ...['dim_date', 'dim_event_type', 'dim_professional', 'dim_service', 'fct_event', 'fct_proposal', 'professional_availability_history', 'availability_snapshot'].map((t) => `${mart}.${t}`),
+      ...['dim_date', 'dim_event_type', 'dim_professional', 'dim_service', 'dim_service_name', 'fct_event', 'fct_proposal', 'professional_availability_history', 'availability_snapshot'].map((t) => `${mart}.${t}`),
       `${raw}.event`,
       `${raw}.quarantine`,
     ];
