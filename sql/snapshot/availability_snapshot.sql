@@ -1,5 +1,5 @@
--- Rebuilds instapro.availability_snapshot for the days [instapro.from, instapro.to] (session
--- settings, inclusive). Semantics (docs/availability.md):
+-- Rebuilds instapro.availability_snapshot for the days [{{from_date}}, {{to_date}}] (inclusive;
+-- date literals, so the planner estimates the range from the tables' statistics). Semantics (docs/availability.md):
 --   * only became_able_to_propose / became_unable_to_propose change a professional's state;
 --   * the state at an instant is the type of the latest availability event at or before it,
 --     ordered by created_at, then event_id; no availability event yet means not able;
@@ -10,12 +10,12 @@
 -- running sum of +1/-1 changes over a date spine gives the count. Recomputing any range therefore
 -- gives exactly what a full rebuild gives for those days.
 DELETE FROM {{mart}}.availability_snapshot
-WHERE date BETWEEN current_setting('instapro.from')::date AND current_setting('instapro.to')::date;
+WHERE date BETWEEN {{from_date}} AND {{to_date}};
 
 INSERT INTO {{mart}}.availability_snapshot
     (date, active_professionals_count, able_at_any_moment_count, became_active_count, became_inactive_count)
 WITH bounds AS (
-    SELECT current_setting('instapro.from')::date AS from_date, current_setting('instapro.to')::date AS to_date
+    SELECT {{from_date}} AS from_date, {{to_date}} AS to_date
 ),
 availability_event AS (
     -- A literal list (from dim_event_type), so fct_event_availability_date_idx can find the range's events.
@@ -23,7 +23,7 @@ availability_event AS (
            e.event_type = 'became_able_to_propose' AS is_able
     FROM {{mart}}.fct_event AS e
     WHERE e.event_type IN {{availability_event_types}}
-      AND e.event_date BETWEEN (SELECT from_date FROM bounds) AND (SELECT to_date FROM bounds)
+      AND e.event_date BETWEEN {{from_date}} AND {{to_date}}
 ),
 professional_day AS (
     -- The last availability event of the day decides the state at the day's end.
@@ -40,7 +40,7 @@ state_before_range AS (
     SELECT DISTINCT ON (h.professional_id) h.professional_id, h.is_able
     FROM {{mart}}.professional_availability_history AS h
     WHERE h.professional_id IN (SELECT professional_id FROM professional_day)
-      AND h.valid_from < (SELECT from_date FROM bounds)
+      AND h.valid_from < {{from_date}}
     ORDER BY h.professional_id, h.valid_from DESC
 ),
 professional_day_change AS (
@@ -64,8 +64,8 @@ daily_change AS (
 active_before_range AS (
     -- Professionals able when the range starts: their able period began before it and had not ended.
     SELECT count(*) AS active
-    FROM {{mart}}.professional_availability_history AS h, bounds AS b
-    WHERE h.is_able AND h.valid_from < b.from_date AND (h.valid_to IS NULL OR h.valid_to >= b.from_date)
+    FROM {{mart}}.professional_availability_history AS h
+    WHERE h.is_able AND h.valid_from < {{from_date}} AND (h.valid_to IS NULL OR h.valid_to >= {{from_date}})
 ),
 spine AS (
     SELECT generate_series(b.from_date, b.to_date, interval '1 day')::date AS date

@@ -54,7 +54,7 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
   const fingerprint = await snapshotFingerprint();
 
   return inTransaction(db, async () => {
-    const statement = await readSql('snapshot/availability_snapshot.sql', schemas, { availability_event_types: await availabilityEventTypes(db, schemas) });
+    const availability = await availabilityEventTypes(db, schemas);
     // dim_date spans the first to the last event date: its few hundred rows give the bounds.
     const { rows } = await db.query<{ first: string | null; last: string | null; first_missing: string | null }>(
       `SELECT min(d.date)::text AS first, max(d.date)::text AS last,
@@ -77,7 +77,12 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
     await recordSnapshotDone(db, schemas, fingerprint, rebuild);
     const result = { mode, from: range.from, to: range.to, days_written: 0, full_rebuild: rebuild };
     if (range.from === null || range.to === null || range.from > range.to) return { ...result, from: null, to: null };
-    await db.query(`SELECT set_config('instapro.from', $1, true), set_config('instapro.to', $2, true)`, [range.from, range.to]);
+    // Dates checked as YYYY-MM-DD (parseIsoDate, or read from dim_date), so safe as literals.
+    const statement = await readSql('snapshot/availability_snapshot.sql', schemas, {
+      availability_event_types: availability,
+      from_date: `DATE '${parseIsoDate(range.from, 'from')}'`,
+      to_date: `DATE '${parseIsoDate(range.to, 'to')}'`,
+    });
     await db.exec(statement);
     const written = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${mart}.availability_snapshot WHERE date BETWEEN $1 AND $2`, [range.from, range.to]);
     return { ...result, days_written: Number(written.rows[0]?.n ?? 0) };
