@@ -391,7 +391,7 @@ class Bench {
     }
   }
 
-  async embeddedRun(events: number): Promise<void> {
+  async embeddedRun(events: number, stillNeeded: boolean): Promise<void> {
     this.continueOrStop();
     log(`embedded (PGlite), ${fmt(events)} events${busy()}`);
     const loadBefore = os.loadavg()[0] ?? 0;
@@ -412,7 +412,7 @@ class Bench {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
       await rm(`${path.resolve(dataDir)}.flock`, { force: true });
-      await this.release(events, false);
+      await this.release(events, stillNeeded);
     }
   }
 
@@ -488,7 +488,7 @@ async function main(): Promise<number> {
     await bench.connect();
     log(`${options.quick ? 'quick run' : 'full run'}: server sizes ${options.sizes.map(fmt).join(', ')}; embedded ${options.embeddedSize > 0 ? fmt(options.embeddedSize) : 'skipped'}`);
     for (const events of options.sizes) await bench.serverRun(events, options.incremental || events === options.embeddedSize);
-    if (options.embeddedSize > 0) await bench.embeddedRun(options.embeddedSize);
+    if (options.embeddedSize > 0) await bench.embeddedRun(options.embeddedSize, options.incremental);
     if (options.incremental) {
       for (const events of options.sizes) await bench.incrementalRun('server', events, events === options.embeddedSize && options.embeddedSize > 0);
       if (options.embeddedSize > 0) await bench.incrementalRun('embedded', options.embeddedSize, false);

@@ -23,7 +23,7 @@ import type { DataTestReport } from '../quality/run-data-tests.js';
 import { checkReportTarget, describeReport, writeReport } from '../report/write-report.js';
 import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js';
 import type { SnapshotOptions } from '../snapshot/availability-snapshot.js';
-import { FULL_SCOPE } from '../quality/compile-tests.js';
+import { FULL_SCOPE, scopeAfterBuild } from '../quality/compile-tests.js';
 import type { TestScope } from '../quality/compile-tests.js';
 import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
 import { formatRows } from './format-rows.js';
@@ -208,7 +208,7 @@ exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acqui
         const model = await modelStep(session, out, { fullRefresh: options.fullRefresh });
         const range = options.from !== undefined || options.to !== undefined;
         await snapshotStep(session, out, range ? { from: options.from, to: options.to } : { fullRefresh: options.fullRefresh });
-        const scope: TestScope = model.mode === 'incremental' && model.after_run_id !== null ? { kind: 'incremental', afterRunId: model.after_run_id } : FULL_SCOPE;
+        const scope = scopeAfterBuild(model.after_run_id);
         let gateFailure: unknown;
         try {
           await testStep(session, out, scope);
@@ -271,8 +271,7 @@ exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acqui
     await finish(out, () =>
       withSession('test', options, out, async (session) => {
         const state = options.incremental ? await readModelState(session.ctx.db, session.ctx.schemas) : null;
-        const scope: TestScope = state?.incrementAfterRunId != null ? { kind: 'incremental', afterRunId: state.incrementAfterRunId } : FULL_SCOPE;
-        await testStep(session, out, scope);
+        await testStep(session, out, scopeAfterBuild(state?.incrementAfterRunId ?? null));
       }),
     );
   });

@@ -78,10 +78,11 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
             : state.fullRefreshRequired
               ? 'loaded events changed other than by appending'
               : null;
-      const build = reason === null && state !== null ? await mergeIncrement(ctx, models, state.builtThroughRunId) : await fullRefresh(ctx, models);
+      const afterRunId = reason === null && state !== null ? state.builtThroughRunId : null;
+      const build = afterRunId !== null ? await mergeIncrement(ctx, models, afterRunId) : await fullRefresh(ctx, models);
       await recordModelBuild(db, schemas, {
         builtThroughRunId: ctx.runId,
-        incrementAfterRunId: reason === null && state !== null ? state.builtThroughRunId : null,
+        incrementAfterRunId: afterRunId,
         modelFingerprint: fingerprint,
         snapshotRebuild: reason !== null,
         snapshotPendingFrom: build.snapshotFrom,
@@ -92,7 +93,7 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
         mode: reason === null ? ('incremental' as const) : ('full-refresh' as const),
         full_refresh_reason: reason,
         events_merged: build.events,
-        after_run_id: reason === null && state !== null ? state.builtThroughRunId : null,
+        after_run_id: afterRunId,
         built_through_run_id: ctx.runId,
         snapshot_from: reason !== null ? 'all' : build.snapshotFrom,
       };
@@ -107,7 +108,9 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
     progress.activity('model: vacuum and analyze');
     await db.exec(`VACUUM (ANALYZE) ${tablesOf(models).map((t) => `${quoteIdentifier(schemas.mart)}.${quoteIdentifier(t)}`).join(', ')}`);
     progress.activity('model: counting rows');
-    return { ...result, tables: await countRows(db, schemas.mart) };
+    const tables = await countRows(db, schemas.mart);
+    // A full refresh merged every event it now holds (counted after commit, apart from the row counters).
+    return { ...result, events_merged: tables.fct_event ?? 0, tables };
   } finally {
     progress.stop();
   }
@@ -118,6 +121,7 @@ function tablesOf(models: readonly ModelDeclaration[]): string[] {
 }
 
 interface BuildOutcome {
+  /** Events merged; a full refresh's count is taken from the committed tables (buildModel). */
   events: number;
   /** The earliest event date of an availability event merged (the snapshot recomputes from there). */
   snapshotFrom: string | null;
@@ -160,8 +164,7 @@ async function fullRefresh(ctx: PipelineContext, models: readonly ModelDeclarati
   ctx.progress.activity('model: analyze');
   await db.exec(`ANALYZE ${tables.map((t) => `${mart}.${quoteIdentifier(t)}`).join(', ')}`);
   await recreateDeferred(db, deferred, (ddl, position, count) => ctx.progress.activity(`model: keys and indexes, ${ddl.name} (${position}/${count})`));
-  const { rows } = await db.query<{ events: number }>(`SELECT count(*)::integer AS events FROM ${mart}.fct_event`);
-  return { events: Number(rows[0]?.events ?? 0), snapshotFrom: null };
+  return { events: 0, snapshotFrom: null };
 }
 
 /**

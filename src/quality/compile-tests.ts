@@ -10,6 +10,11 @@ export type TestScope = { kind: 'full' } | { kind: 'incremental'; afterRunId: nu
 
 export const FULL_SCOPE: TestScope = { kind: 'full' };
 
+/** The scope after a model build that merged the events loaded after `afterRunId` (null: a full refresh). */
+export function scopeAfterBuild(afterRunId: number | null): TestScope {
+  return afterRunId === null ? FULL_SCOPE : { kind: 'incremental', afterRunId };
+}
+
 /** A data test compiled to one query: every row it returns is a failure. */
 export interface CompiledTest {
   name: string;

@@ -68,7 +68,7 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
     const state = await readModelState(db, schemas);
     const rebuild = options.fullRefresh === true || ((state === null || state.snapshotRebuildPending || state.snapshotFingerprint !== fingerprint) && first !== null);
     const pendingFrom = rebuild ? first : earliest(state?.snapshotPendingFrom ?? null, rows[0]?.first_missing ?? null);
-    const pending = pendingFrom === null || last === null ? null : { from: maxDate(pendingFrom, first), to: last };
+    const pending = pendingFrom === null || last === null ? null : { from: latest(pendingFrom, first), to: last };
     const asked = byHand ? { from: from ?? first, to: to ?? last } : null;
     const mode: SnapshotResult['mode'] = byHand ? 'range' : rebuild ? 'full-refresh' : 'incremental';
     const range =
@@ -87,10 +87,6 @@ export async function buildAvailabilitySnapshot(ctx: PipelineContext, options: S
     const written = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${mart}.availability_snapshot WHERE date BETWEEN $1 AND $2`, [range.from, range.to]);
     return { ...result, days_written: Number(written.rows[0]?.n ?? 0) };
   });
-}
-
-function maxDate(a: string, b: string | null): string {
-  return b !== null && b > a ? b : a;
 }
 
 function earliest(a: string | null, b: string | null): string | null {

@@ -12,14 +12,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, SERVER_URL } from '../helpers/backends.js';
-import type { BackendName, TestDatabase } from '../helpers/backends.js';
+import type { TestDatabase } from '../helpers/backends.js';
 import { CLI, childEnv, describeResult, requireBuiltCli, runCli, runCliExpecting, sleep, sqlRows, startCli, waitFor } from '../helpers/subprocess.js';
-import { EmbeddedTemplate, cleanupDatabase, schemasOf } from './support.js';
+import { EmbeddedTemplate, schemasOf } from './support.js';
 
 const EVENTS = 40_000;
 const LOCK_BUSY = 75;
 const template = new EmbeddedTemplate();
-const databases: TestDatabase[] = [];
 const holders: ChildProcess[] = [];
 let tmp: string;
 let eventLog: string;
@@ -33,16 +32,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const holder of holders) if (holder.exitCode === null) holder.kill('SIGKILL');
-  for (const db of databases) await cleanupDatabase(db).catch(() => undefined);
   await template.dispose();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
-
-async function testDatabase(backend: BackendName): Promise<TestDatabase> {
-  const db = await template.createTestDatabase(backend);
-  databases.push(db);
-  return db;
-}
 
 /** The kernel lock file of an embedded database (docs/reliability.md). */
 const lockFile = (db: TestDatabase): string => `${path.resolve(db.env.INSTAPRO_DATA_DIR!)}.flock`;
@@ -114,7 +106,7 @@ function pidOneCommand(): string[] | undefined {
 
 describe.concurrent.each(BACKENDS)('the pipeline lock on the %s backend', (backend) => {
   it('a stalled owner keeps the lock: a second run gives up after INSTAPRO_LOCK_TIMEOUT with exit 8, the owner finishes and keeps all its rows', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     await runCliExpecting(0, ['migrate'], { env: db.env });
     const ownerArgs = ['run', '--input', eventLog];
     const owner = startCli(ownerArgs, { env: db.env });
@@ -137,7 +129,7 @@ describe.concurrent.each(BACKENDS)('the pipeline lock on the %s backend', (backe
   });
 
   it('an owner that holds the lock without having written anything is waited for, not robbed; --lock-timeout 0 does not wait', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     await runCliExpecting(0, ['migrate'], { env: db.env });
     const release = await holdLock(db);
     let released = false;
@@ -161,7 +153,7 @@ describe.concurrent.each(BACKENDS)('the pipeline lock on the %s backend', (backe
   });
 
   it('SIGTERM stops a process waiting for the lock, also when it runs as PID 1 of a container', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     await runCliExpecting(0, ['migrate'], { env: db.env });
     const release = await holdLock(db);
     try {
@@ -187,7 +179,7 @@ describe.concurrent.each(BACKENDS)('the pipeline lock on the %s backend', (backe
   });
 
   it('concurrent `migrate`s (and a run beside them) all succeed', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const results = await Promise.all([runCli(['migrate'], { env: db.env }), runCli(['migrate'], { env: db.env }), runCli(['run', '--input', eventLog], { env: db.env })]);
       for (const result of results) expect(result.code, describeResult(['migrate / run'], result)).toBe(0);
@@ -199,7 +191,7 @@ describe.concurrent.each(BACKENDS)('the pipeline lock on the %s backend', (backe
 
 describe('leftovers of a dead owner (embedded)', () => {
   it('a lock left by PID 1 of a previous container with the same host name does not block its successor', async () => {
-    const db = await testDatabase('embedded');
+    const db = await template.createTestDatabase('embedded');
     const dataDir = path.resolve(db.env.INSTAPRO_DATA_DIR!);
     const leftover = JSON.stringify({ pid: 1, host: hostname(), acquiredAt: '2020-01-01T00:00:00.000Z' });
     await writeFile(lockFile(db), leftover);

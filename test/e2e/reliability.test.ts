@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, SERVER_URL } from '../helpers/backends.js';
-import type { BackendName, TestDatabase } from '../helpers/backends.js';
+import type { TestDatabase } from '../helpers/backends.js';
 import { HEADER, SAMPLE_EVENT_LOG, eventLine } from '../helpers/event-log-files.js';
 import { CLI, childEnv, describeResult, jsonSummary, requireBuiltCli, runCli, runCliExpecting, sqlRows, stackFrames } from '../helpers/subprocess.js';
-import { EmbeddedTemplate, cleanupDatabase, schemasOf } from './support.js';
+import { EmbeddedTemplate, schemasOf } from './support.js';
 
 const template = new EmbeddedTemplate();
-const databases: TestDatabase[] = [];
 let tmp: string;
 /** Five valid events, 2020-01-01 .. 2020-01-03. */
 let smallLog: string;
@@ -40,16 +39,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const db of databases) await cleanupDatabase(db).catch(() => undefined);
   await template.dispose();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
-
-async function testDatabase(backend: BackendName): Promise<TestDatabase> {
-  const db = await template.createTestDatabase(backend);
-  databases.push(db);
-  return db;
-}
 
 async function eventCount(db: TestDatabase): Promise<number> {
   const [row] = await sqlRows<{ n: number }>(db.env, `SELECT count(*)::integer AS n FROM ${schemasOf(db).raw}.event`);
@@ -76,7 +68,7 @@ describe.concurrent.each(BACKENDS)('`instapro sql` on the %s backend (item 4)', 
   let db: TestDatabase;
 
   beforeAll(async () => {
-    db = await testDatabase(backend);
+    db = await template.createTestDatabase(backend);
     await runCliExpecting(0, ['ingest', '--input', smallLog], { env: db.env });
   });
 
@@ -134,7 +126,7 @@ describe.concurrent.each(BACKENDS)('`instapro sql` on the %s backend (item 4)', 
 
 describe.concurrent.each(BACKENDS)('a closed stdout on the %s backend (item 5)', (backend) => {
   it('`run | head -1`: the run still finishes every step, records them, and exits with its own code', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     const child = spawn(process.execPath, [CLI, 'run', '--input', SAMPLE_EVENT_LOG], { env: childEnv(db.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
@@ -153,7 +145,7 @@ describe.concurrent.each(BACKENDS)('a closed stdout on the %s backend (item 5)',
 
 describe.concurrent.each(BACKENDS)('exit codes of faults on the %s backend (item 8)', (backend) => {
   it('an unreadable input file is an input-file error (exit 4), not a raw EACCES; nothing is loaded', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     // A directory anyone may enter, so that the file is found and only reading it fails.
     const dir = path.join(tmp, `unreadable-${backend}`);
     await mkdir(dir);
@@ -188,7 +180,7 @@ async function chownTree(dir: string, uid: number): Promise<void> {
 
 describe.runIf(SERVER_URL)('the server going away mid-run (item 8)', () => {
   it('is "database unreachable" (exit 7) with a clear message, and a later run completes the work', async () => {
-    const db = await testDatabase('server');
+    const db = await template.createTestDatabase('server');
     const target = new URL(SERVER_URL!);
     // A proxy in front of the server, cut mid-run: the connection breaks as if the server had gone.
     const sockets = new Set<net.Socket>();
@@ -277,7 +269,7 @@ describe.runIf(SERVER_URL)('sslmode (item 12)', () => {
 
 describe.concurrent.each(BACKENDS)('changing INSTAPRO_SCHEMA or INSTAPRO_STAGING_SCHEMA after the first run on the %s backend (item 6)', (backend) => {
   it('is refused up front with a configuration error (exit 3) naming the schemas in use; nothing is created', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     const { mart, raw, staging } = schemasOf(db);
     await runCliExpecting(0, ['ingest', '--input', smallLog], { env: db.env });
     try {
@@ -298,7 +290,7 @@ describe.concurrent.each(BACKENDS)('changing INSTAPRO_SCHEMA or INSTAPRO_STAGING
 
 describe.concurrent.each(BACKENDS)('event content on the %s backend (items 10, 11)', (backend) => {
   it('a literal U+FFFD (valid UTF-8, EF BF BD) is loaded as it is; a byte that is not UTF-8 is quarantined naming the field', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     const file = path.join(tmp, `replacement-character-${backend}.csv`);
     await writeFile(
       file,
@@ -320,7 +312,7 @@ describe.concurrent.each(BACKENDS)('event content on the %s backend (items 10, 1
   });
 
   it('events dated 0001-01-01 and 9999-12-31 are quarantined with the window in the reason; the model and snapshot stay the size of the real dates', async () => {
-    const db = await testDatabase(backend);
+    const db = await template.createTestDatabase(backend);
     const file = path.join(tmp, `implausible-dates-${backend}.csv`);
     await writeFile(
       file,

@@ -95,6 +95,7 @@ export async function cleanupDatabase(db: TestDatabase | undefined): Promise<voi
  */
 export class EmbeddedTemplate {
   private dir: Promise<string> | undefined;
+  private readonly created: TestDatabase[] = [];
 
   /** The template's data directory, initialized on the first call. */
   get(): Promise<string> {
@@ -109,11 +110,14 @@ export class EmbeddedTemplate {
   /** A test database as createTestDatabase makes it; an embedded one starts from the template. */
   async createTestDatabase(backend: BackendName): Promise<TestDatabase> {
     const db = await createTestDatabase(backend);
+    this.created.push(db);
     if (backend === 'embedded') await cp(await this.get(), db.env.INSTAPRO_DATA_DIR!, { recursive: true });
     return db;
   }
 
+  /** Removes every database made from the template (cleaning up twice is harmless), then the template. */
   async dispose(): Promise<void> {
+    for (const db of this.created.splice(0)) await cleanupDatabase(db).catch(() => undefined);
     const dir = await this.dir?.catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   }
