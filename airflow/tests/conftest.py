@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -122,3 +123,50 @@ def no_retry_pipelines_config(tmp_path_factory: pytest.TempPathFactory, pipeline
     path = tmp_path_factory.mktemp("pipelines-config") / "pipelines.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+# -- End-to-end prerequisites: a PostgreSQL server, the built CLI -----------------------------
+
+CLI_SCRIPT = REPO_ROOT / "dist" / "cli" / "main.js"
+
+
+def unavailable(reason: str) -> None:
+    """Skip for want of a prerequisite, or fail when INSTAPRO_AIRFLOW_REQUIRE_E2E=1 (CI)."""
+    if os.environ.get("INSTAPRO_AIRFLOW_REQUIRE_E2E") == "1":
+        pytest.fail(f"INSTAPRO_AIRFLOW_REQUIRE_E2E=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("INSTAPRO_TEST_DATABASE_URL", "").strip()
+    if not url:
+        unavailable("INSTAPRO_TEST_DATABASE_URL is not set: no PostgreSQL server to run the pipeline against")
+    return url
+
+
+@pytest.fixture(scope="session")
+def built_cli() -> Path:
+    if not CLI_SCRIPT.is_file():
+        unavailable(f"{CLI_SCRIPT} is missing: build the CLI with `npm ci && npm run build`")
+    if shutil.which("node") is None:
+        unavailable("node is not on PATH: the local mode runs `node dist/cli/main.js`")
+    return CLI_SCRIPT
+
+
+@pytest.fixture()
+def isolated_schemas(database_url: str):
+    """Unique schema names for this run, dropped afterwards whatever happened."""
+    import psycopg
+    from psycopg import sql
+
+    base = f"instapro_airflow_e2e_{uuid.uuid4().hex[:10]}"
+    names = {
+        "INSTAPRO_SCHEMA": base,
+        "INSTAPRO_RAW_SCHEMA": f"{base}_raw",
+        "INSTAPRO_STAGING_SCHEMA": f"{base}_staging",
+    }
+    yield names
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        for schema in names.values():
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -8,9 +8,6 @@ fails instead when INSTAPRO_AIRFLOW_REQUIRE_E2E=1 (for CI, where all of them mus
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,39 +15,15 @@ from pathlib import Path
 import pendulum
 import pytest
 from availability_reference import compute_snapshot, read_availability_events
-from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow
+from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow, unavailable
 
 pytestmark = pytest.mark.e2e
 
-CLI_SCRIPT = REPO_ROOT / "dist" / "cli" / "main.js"
 # The committed sample first (small, fast); else the full event log shared beside the repository.
 INPUT_CANDIDATES = (
     REPO_ROOT / "data" / "sample" / "event_log.csv",
     REPO_ROOT.parent / "shared" / "data" / "event_log.csv",
 )
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("INSTAPRO_AIRFLOW_REQUIRE_E2E") == "1":
-        pytest.fail(f"INSTAPRO_AIRFLOW_REQUIRE_E2E=1 but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    url = os.environ.get("INSTAPRO_TEST_DATABASE_URL", "").strip()
-    if not url:
-        unavailable("INSTAPRO_TEST_DATABASE_URL is not set: no PostgreSQL server to run the pipeline against")
-    return url
-
-
-@pytest.fixture(scope="session")
-def built_cli() -> Path:
-    if not CLI_SCRIPT.is_file():
-        unavailable(f"{CLI_SCRIPT} is missing: build the CLI with `npm ci && npm run build`")
-    if shutil.which("node") is None:
-        unavailable("node is not on PATH: the local mode runs `node dist/cli/main.js`")
-    return CLI_SCRIPT
 
 
 @pytest.fixture(scope="session")
@@ -59,24 +32,6 @@ def event_log() -> Path:
         if candidate.is_file():
             return candidate
     unavailable("no event log found at " + " or ".join(str(c) for c in INPUT_CANDIDATES))
-
-
-@pytest.fixture()
-def isolated_schemas(database_url: str):
-    """Unique schema names for this run, dropped afterwards whatever happened."""
-    import psycopg
-    from psycopg import sql
-
-    base = f"instapro_airflow_e2e_{uuid.uuid4().hex[:10]}"
-    names = {
-        "INSTAPRO_SCHEMA": base,
-        "INSTAPRO_RAW_SCHEMA": f"{base}_raw",
-        "INSTAPRO_STAGING_SCHEMA": f"{base}_staging",
-    }
-    yield names
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        for schema in names.values():
-            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def busiest_day(events) -> date:

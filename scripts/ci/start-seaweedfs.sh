@@ -3,7 +3,7 @@
 # random access key and secret (so the credentials path is what is tested). Builds `weed` once
 # (scripts/ci/build-seaweedfs.sh, cached). Waits until an authenticated bucket round trip works,
 # then prints the environment for the tests as `export NAME=value` lines on stdout:
-#   eval "$(bash scripts/ci/start-seaweedfs.sh)"
+#   eval "$(bash scripts/ci/start-seaweedfs.sh)"   (in GitHub Actions: INSTAPRO_SEAWEEDFS_TO_GITHUB_ENV=1)
 # Stop it with scripts/ci/stop-seaweedfs.sh (it reads INSTAPRO_SEAWEEDFS_STATE_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,7 +71,14 @@ if [ "$ready" != 1 ]; then
   exit 1
 fi
 echo "start-seaweedfs: S3 at $endpoint (state in $state_dir)" >&2
-echo "export INSTAPRO_SEAWEEDFS_STATE_DIR=$state_dir"
-echo "export INSTAPRO_TEST_S3_ENDPOINT=$endpoint"
-echo "export INSTAPRO_TEST_S3_ACCESS_KEY=$access_key"
-echo "export INSTAPRO_TEST_S3_SECRET_KEY=$secret_key"
+settings="INSTAPRO_SEAWEEDFS_STATE_DIR=$state_dir
+INSTAPRO_TEST_S3_ENDPOINT=$endpoint
+INSTAPRO_TEST_S3_ACCESS_KEY=$access_key
+INSTAPRO_TEST_S3_SECRET_KEY=$secret_key"
+# In a GitHub Actions step (INSTAPRO_SEAWEEDFS_TO_GITHUB_ENV=1), the job's later steps get the
+# settings through $GITHUB_ENV, and the secret stays out of the log.
+if [ "${INSTAPRO_SEAWEEDFS_TO_GITHUB_ENV:-}" = 1 ]; then
+  echo "$settings" >>"$GITHUB_ENV"
+else
+  echo "$settings" | sed 's/^/export /'
+fi
