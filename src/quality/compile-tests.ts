@@ -24,6 +24,11 @@ export interface CompiledTest {
   severity: Severity;
   sql: string;
   params: unknown[];
+  /**
+   * SQL (no parameters) that is true while a constraint guarantees what the test checks: the
+   * runner asks it first and runs the test only when it is false.
+   */
+  guard?: string;
 }
 
 function qualified(schemas: SchemaNames, t: TableDeclaration | { name: string; layer: keyof SchemaNames }): string {
@@ -153,10 +158,9 @@ function describeColumnTest(test: ColumnTest): ColumnTestConfig & { kind: Compil
 }
 
 /**
- * A column test's query. On a table, unique, not_null and relationships read the rows only when no
- * constraint guards the column (see guardSql): the guard is a one-time filter evaluated before
- * the scan, so with the constraint in place the query returns nothing without reading the table,
- * and with it dropped the test checks every row as before.
+ * A column test's query. On a table, unique, not_null and relationships carry a guard (see
+ * guardSql): with the constraint in place the runner does not read the table at all, and with it
+ * dropped the test checks every row as before.
  */
 function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, test: ColumnTest, scope: TestScope): CompiledTest {
   const table = qualified(schemas, t);
@@ -165,15 +169,15 @@ function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, t
   const { kind, severity, values, to, field } = describeColumnTest(test);
   const base = { table: t.name, column, severity, type: kind, name: `${kind}_${t.name}_${column}` };
   const onTable = t.kind === 'table';
-  // The guard's names are inlined as SQL string literals: these three queries take no parameters.
+  // The guard's names are inlined as SQL string literals: guards take no parameters.
   const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
-  const unguarded = (guardKind: GuardedKind, parent?: string, parentField?: string) =>
-    onTable ? ` AND NOT ${guardSql(guardKind, literal(table), literal(column), parent && literal(parent), parentField && literal(parentField))}` : '';
+  const guard = (guardKind: GuardedKind, parent?: string, parentField?: string) =>
+    onTable ? { guard: guardSql(guardKind, literal(table), literal(column), parent && literal(parent), parentField && literal(parentField)) } : {};
   switch (kind) {
     case 'unique':
-      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${table} WHERE ${col} IS NOT NULL${unguarded('unique')} GROUP BY ${col} HAVING count(*) > 1`, params: [] };
+      return { ...base, sql: `SELECT ${col} AS value, count(*) AS occurrences FROM ${table} WHERE ${col} IS NOT NULL GROUP BY ${col} HAVING count(*) > 1`, params: [], ...guard('unique') };
     case 'not_null':
-      return { ...base, sql: `SELECT * FROM ${rel} AS t WHERE ${col} IS NULL${unguarded('not_null')}`, params: [] };
+      return { ...base, sql: `SELECT * FROM ${rel} AS t WHERE ${col} IS NULL`, params: [], ...guard('not_null') };
     case 'accepted_values':
       return {
         ...base,
@@ -187,9 +191,10 @@ function columnTest(schemas: SchemaNames, t: TableDeclaration, column: string, t
         ...base,
         name: `relationships_${t.name}_${column}_to_${to}`,
         sql: `SELECT child.${col} AS value FROM ${rel} AS child
-              WHERE child.${col} IS NOT NULL${unguarded('relationships', parent, field)}
+              WHERE child.${col} IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM ${parent} AS parent WHERE parent.${parentField} = child.${col})`,
         params: [],
+        ...guard('relationships', parent, field),
       };
     }
     default:
@@ -209,7 +214,16 @@ export function compileTests(file: SchemaFile, schemas: SchemaNames, scope: Test
   }
   for (const custom of file.tests) {
     const sql = scope.kind === 'incremental' && custom.incremental_sql ? custom.incremental_sql : custom.sql;
-    tests.push({ name: custom.name, type: 'custom', table: null, column: null, severity: custom.severity, sql: renderSql(sql, schemas, scopeFragments(scope)), params: [] });
+    tests.push({
+      name: custom.name,
+      type: 'custom',
+      table: null,
+      column: null,
+      severity: custom.severity,
+      sql: renderSql(sql, schemas, scopeFragments(scope)),
+      params: [],
+      ...(custom.guarded_by ? { guard: renderSql(custom.guarded_by, schemas) } : {}),
+    });
   }
   return tests;
 }

@@ -55,6 +55,8 @@ const customTest = z
     sql: z.string(),
     /** After an incremental build, run instead of `sql`: the same check on the new rows. */
     incremental_sql: z.string().optional(),
+    /** SQL that is true when a constraint already guarantees the check: the test then reads no rows. */
+    guarded_by: z.string().optional(),
   })
   .strict();
 

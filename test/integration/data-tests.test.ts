@@ -61,6 +61,17 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(report.passed).toBeGreaterThan(100);
   });
 
+  it('a test whose constraint is in place reads no rows; the others run', async () => {
+    const report = await runDataTests(session.ctx);
+    const guarded = new Set(report.results.filter((r) => r.guarded_by_constraint).map((r) => r.name));
+    expect(guarded).toContain('not_null_fct_event_event_type');
+    expect(guarded).toContain('unique_event_event_id');
+    expect(guarded).toContain('relationships_fct_event_professional_id_to_dim_professional');
+    expect(guarded).toContain('lead_fee_non_negative');
+    expect(guarded).not.toContain('accepted_values_event_event_type');
+    expect(guarded).not.toContain('reconcile_fct_event_with_raw');
+  });
+
   it('reports each test as progress while it runs, and clears the line at the end', async () => {
     const reported: string[] = [];
     const progress = { start: () => undefined, update: () => undefined, activity: (label: string) => reported.push(label), stop: () => reported.push('(stop)') };

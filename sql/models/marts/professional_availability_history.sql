@@ -12,17 +12,31 @@ WHERE NOT {{full_refresh}}
 
 INSERT INTO {{mart}}.professional_availability_history
     (professional_id, valid_from, valid_to, is_able, started_by_event_id, is_current)
-WITH state_at_instant AS (
+-- One branch per mode; the planner drops the branch whose mode is false. An incremental build
+-- reads the touched professionals' events one professional at a time (LATERAL, through the
+-- partial availability index), not a scan of every availability event.
+WITH availability_event AS (
+    SELECT e.professional_id, e.created_at, e.event_id, e.event_type
+    FROM {{mart}}.fct_event AS e
+    WHERE {{full_refresh}} AND e.event_type IN {{availability_event_types}}
+    UNION ALL
+    SELECT e.professional_id, e.created_at, e.event_id, e.event_type
+    FROM (SELECT DISTINCT i.professional_id FROM {{increment}} AS i
+          WHERE NOT {{full_refresh}} AND i.event_type IN {{availability_event_types}}) AS touched
+    CROSS JOIN LATERAL (
+        SELECT f.professional_id, f.created_at, f.event_id, f.event_type
+        FROM {{mart}}.fct_event AS f
+        WHERE f.professional_id = touched.professional_id AND f.event_type IN {{availability_event_types}}
+        OFFSET 0  -- keeps the lookup per professional (flattened, the planner scans them all)
+    ) AS e
+),
+state_at_instant AS (
     SELECT DISTINCT ON (e.professional_id, e.created_at)
         e.professional_id,
         e.created_at,
         e.event_id,
         e.event_type = 'became_able_to_propose' AS is_able
-    FROM {{mart}}.fct_event AS e
-    WHERE e.event_type IN {{availability_event_types}}
-      AND ({{full_refresh}} OR e.professional_id IN (
-          SELECT i.professional_id FROM {{increment}} AS i
-          WHERE i.event_type IN {{availability_event_types}}))
+    FROM availability_event AS e
     ORDER BY e.professional_id, e.created_at, e.event_id DESC
 ),
 with_previous AS (
