@@ -9,6 +9,7 @@ partitions of those days (``INSTAPRO_INPUT``) and the pipeline image.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -303,16 +304,40 @@ def _pod_task(pipeline: PipelineConfig, step: PipelineStep) -> BaseOperator:
 
 
 def _local_task(pipeline: PipelineConfig, step: PipelineStep) -> BaseOperator:
-    from instapro_airflow.local_cli import InstaproCliOperator
+    # Airflow's own BashOperator: it streams the output into the task log (stderr merged into
+    # stdout), fails the task on a non-zero exit code and stops the process group when the task
+    # is killed or times out, which is all local mode needs.
+    from airflow.providers.standard.operators.bash import BashOperator
 
-    return InstaproCliOperator(
+    return BashOperator(
         task_id=step.task_id,
         doc_md=step.doc_md,
-        cli_command=pipeline.local.command,
-        arguments=list(step.arguments),
-        environment=dict(step.environment),
-        working_directory=pipeline.local.working_directory,
+        bash_command=local_bash_command(pipeline.local.command, step.arguments),
+        # Set over the worker's environment (where the INSTAPRO_* settings live), like a pod's
+        # env over its envFrom.
+        env=dict(step.environment) or None,
+        append_env=True,
+        cwd=pipeline.local.working_directory,
+        # Every non-zero exit code of the CLI is a failure; none means "skipped".
+        skip_on_exit_code=None,
     )
+
+
+def local_bash_command(cli_command: list[str], arguments: list[str]) -> str:
+    """The shell line of a local task; templates in the arguments render inside their quotes.
+
+    When the command runs a built `main.js`, a missing build fails with how to build it instead
+    of node's module-not-found stack trace.
+    """
+    line = f"exec {shlex.join([*cli_command, *arguments])}"
+    script = next((part for part in cli_command[1:] if part.endswith("main.js")), None)
+    if script is None:
+        return line
+    message = (
+        f"the instapro CLI {script} does not exist: run `npm ci && npm run build` in the "
+        "repository root, or set INSTAPRO_CLI to the CLI command"
+    )
+    return f"test -f {shlex.quote(script)} || {{ echo {shlex.quote(message)} >&2; exit 2; }}; {line}"
 
 
 def _dag_doc(pipeline: PipelineConfig) -> str:

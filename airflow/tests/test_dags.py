@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 
 import pendulum
 import pytest
 import yaml
+from airflow.providers.standard.operators.bash import BashOperator
 from conftest import DAGS_FOLDER, EXPECTED_DAG_IDS, EXPECTED_TASKS, STEP_ORDER
 
 from instapro_airflow.config import DEFAULT_CLI_SCRIPT, REPO_ROOT, parse_pipelines
-from instapro_airflow.factory import build_dags
-from instapro_airflow.local_cli import InstaproCliOperator
+from instapro_airflow.factory import build_dags, local_bash_command
 
 EXPECTED_SCHEDULES = {
     "instapro_daily": "0 0 * * *",
@@ -168,12 +169,14 @@ def test_local_mode_builds_the_same_dags_with_subprocess_tasks(dag_bag, local_da
         assert dag.max_active_runs == 1
         for task in dag.tasks:
             pod_task = dag_bag.dags[dag_id].get_task(task.task_id)
-            assert isinstance(task, InstaproCliOperator)
+            assert isinstance(task, BashOperator)
             # The same CLI arguments as the pod, run by the configured local command.
-            assert task.arguments == pod_task.arguments
-            assert task.environment == pod_environment(pod_task)
-            assert task.cli_command == ["node", str(DEFAULT_CLI_SCRIPT)]
-            assert task.working_directory == str(REPO_ROOT)
+            assert task.bash_command == local_bash_command(["node", str(DEFAULT_CLI_SCRIPT)], pod_task.arguments)
+            assert task.bash_command.endswith(shlex.join(["node", str(DEFAULT_CLI_SCRIPT), *pod_task.arguments]))
+            assert (task.env or {}) == pod_environment(pod_task)
+            assert task.append_env is True
+            assert task.skip_on_exit_code == []
+            assert task.cwd == str(REPO_ROOT)
             assert task.doc_md == pod_task.doc_md
         assert "local subprocesses" in dag.doc_md
 
@@ -186,8 +189,8 @@ def test_dag_file_reads_the_execution_mode_from_the_environment(monkeypatch):
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
     task = bag.dags["instapro_daily"].get_task("snapshot")
-    assert isinstance(task, InstaproCliOperator)
-    assert task.cli_command == ["/opt/instapro/bin/instapro", "--verbose"]
+    assert isinstance(task, BashOperator)
+    assert task.bash_command.startswith("exec /opt/instapro/bin/instapro --verbose snapshot --from ")
 
 
 def test_adding_a_schedule_is_a_yaml_change_only(monkeypatch, tmp_path, pipelines_document):

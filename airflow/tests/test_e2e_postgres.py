@@ -8,6 +8,7 @@ fails instead when INSTAPRO_AIRFLOW_REQUIRE_E2E=1 (for CI, where all of them mus
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -70,9 +71,14 @@ def test_daily_dag_stores_the_correct_snapshot_for_its_interval(
     completed = run_airflow(["dags", "test", "instapro_daily", logical_date.to_date_string()], environment)
     assert completed.returncode == 0, f"airflow dags test failed:\n{output_tail(completed, 150)}"
     output = completed.stdout + completed.stderr
-    assert f"main.js snapshot --from {first_day} --to {last_day}" in output
+    # The task ran the snapshot for its interval (the shell line Airflow logs) ...
+    assert f"snapshot --from '{first_day}' --to '{last_day}'" in output
+    # ... and the CLI's own summary is in the task log: the days it recomputed include the run's day.
+    summary = re.search(r"snapshot: [a-z-]+, \d+ days? recomputed \((\S+) \.\. (\S+)\)", output)
+    assert summary, output_tail(completed, 60)
+    assert summary.group(1) <= str(day) <= summary.group(2)
     # The CLI's own output is part of the task log.
-    assert "[cli stdout]" in output or "[cli stderr]" in output
+    assert re.search(r"test: \d+ passed", output), output_tail(completed, 60)
 
     with psycopg.connect(database_url) as connection:
         rows = connection.execute(

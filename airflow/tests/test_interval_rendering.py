@@ -7,6 +7,7 @@ from data_interval_start up to the day *before* data_interval_end.
 from __future__ import annotations
 
 import copy
+import shlex
 
 import pendulum
 import pytest
@@ -27,6 +28,14 @@ def render_arguments(task, start: pendulum.DateTime, end: pendulum.DateTime) -> 
     rendered = copy.deepcopy(task)  # rendering mutates the operator in place
     rendered.render_template_fields({"data_interval_start": start, "data_interval_end": end, "macros": macros})
     return rendered.arguments
+
+
+def render_field(task, name: str, start: pendulum.DateTime, end: pendulum.DateTime):
+    from airflow.sdk.execution_time import macros
+
+    rendered = copy.deepcopy(task)
+    rendered.render_template_fields({"data_interval_start": start, "data_interval_end": end, "macros": macros})
+    return getattr(rendered, name)
 
 
 def interval_task(dag):
@@ -112,4 +121,7 @@ def test_local_mode_renders_the_same_arguments(dag_bag, pipelines_document):
         for task in dag.tasks:
             pod_task = dag_bag.dags[dag_id].get_task(task.task_id)
             start, end = utc(2020, 2, 1), utc(2020, 3, 1)
-            assert render_arguments(task, start, end) == render_arguments(pod_task, start, end)
+            # The local task's shell line, rendered and split as bash does, ends with the pod's arguments.
+            pod_arguments = render_arguments(pod_task, start, end)
+            local_words = shlex.split(render_field(task, "bash_command", start, end).rsplit("; ", 1)[-1])
+            assert local_words[-len(pod_arguments):] == pod_arguments

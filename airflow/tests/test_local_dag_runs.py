@@ -1,4 +1,4 @@
-"""Whole DAG runs in local mode with `airflow dags test`, against a stand-in CLI.
+"""Whole DAG runs in local mode (BashOperator tasks) with `airflow dags test`, against a stand-in CLI.
 
 These need no database: the stand-in records what Airflow asked it to run. They check the
 wiring a real run depends on: step order, the rendered interval, the inherited environment,
@@ -79,7 +79,7 @@ def test_weekly_run_executes_the_steps_in_order_for_its_week(
     assert {call["input"] for call in calls[1:]} == {"/set/on/the/worker.csv"}
     assert {call["cwd"] for call in calls} == {str(REPO_ROOT)}
     output = completed.stdout + completed.stderr
-    assert "[cli stdout] stand-in CLI ran snapshot --from 2020-03-01 --to 2020-03-07" in output
+    assert "stand-in CLI ran snapshot --from 2020-03-01 --to 2020-03-07" in output
 
 
 def test_monthly_run_is_one_full_refresh_of_its_month(airflow_home, no_retry_pipelines_config, stand_in_cli):
@@ -118,5 +118,22 @@ def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retr
     assert completed.returncode != 0, output_tail(completed)
     assert [call["arguments"] for call in recorded_calls(record)] == [["ingest"], ["model"]]
     output = completed.stdout + completed.stderr
-    assert "[cli stderr] stand-in CLI: data quality check failed" in output
-    assert "exited with code 4" in output
+    assert "stand-in CLI: data quality check failed" in output
+    assert "non-zero exit code 4" in output
+
+
+def test_unbuilt_cli_fails_the_task_saying_how_to_build_it(airflow_home, no_retry_pipelines_config, tmp_path):
+    missing = tmp_path / "not built" / "dist" / "cli" / "main.js"
+    environment = airflow_environment(
+        airflow_home,
+        {
+            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+            "INSTAPRO_CLI": shlex.join(["node", str(missing)]),
+        },
+    )
+    completed = run_airflow(["dags", "test", "instapro_daily", "2020-03-01"], environment)
+    assert completed.returncode != 0, output_tail(completed)
+    output = completed.stdout + completed.stderr
+    assert f"the instapro CLI {missing} does not exist: run `npm ci && npm run build`" in output
+    assert "non-zero exit code 2" in output
