@@ -4,19 +4,22 @@
  * Output contract: a human summary on stdout (or, with --json, one JSON object on the last line),
  * diagnostics on stderr, documented exit codes (README, "Exit codes").
  */
+import { readdir } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ENVIRONMENT_VARIABLES, loadSettings, redactUrl, redactedSettings } from '../config/settings.js';
+import { ENVIRONMENT_VARIABLES, databaseTarget, describeTarget, loadSettings, redactUrl, redactedSettings } from '../config/settings.js';
 import type { Settings } from '../config/settings.js';
+import type { Database } from '../db/database.js';
 import { openDatabase } from '../db/open.js';
 import { migrate } from '../db/migrate.js';
 import { writeEventLog, GENERATE_DEFAULTS } from '../generate/generate-event-log.js';
-import { ingest } from '../ingest/ingest.js';
+import { describeRejectedFile, ingest } from '../ingest/ingest.js';
 import type { IngestResult } from '../ingest/ingest.js';
 import { buildModel } from '../model/build-model.js';
 import type { ModelOptions, ModelResult } from '../model/build-model.js';
 import { readModelState } from '../model/model-state.js';
 import { schemaNames } from '../pipeline/context.js';
+import { pipelineSchemas, resetPipeline } from '../pipeline/reset.js';
 import { PipelineSession, acquirePipelineLock } from '../pipeline/session.js';
 import { runDataTests } from '../quality/run-data-tests.js';
 import type { DataTestReport } from '../quality/run-data-tests.js';
@@ -25,7 +28,8 @@ import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js'
 import type { SnapshotOptions } from '../snapshot/availability-snapshot.js';
 import { FULL_SCOPE, scopeAfterBuild } from '../quality/compile-tests.js';
 import type { TestScope } from '../quality/compile-tests.js';
-import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError } from '../util/errors.js';
+import { EXIT_CODES, DataTestsFailedError, PipelineError, RejectRatioExceededError, UsageError } from '../util/errors.js';
+import { confirm } from './confirm.js';
 import { formatRows } from './format-rows.js';
 import { tolerateClosedOutput, writeStderr, writeStdout } from './stdout.js';
 import { runUserSql } from './user-sql.js';
@@ -95,6 +99,30 @@ async function withSession(command: string, options: CommonOptions & { input?: s
   }
 }
 
+/**
+ * Opens the configured database and takes the pipeline lock for a command outside the run log
+ * (migrate, reset): beside a run, either would race on the catalogs.
+ */
+async function withLockedDatabase<T>(options: CommonOptions, out: Output, body: (db: Database, settings: Settings) => Promise<T>): Promise<T> {
+  const settings = settingsFrom(options);
+  const db = await openDatabase(settings, { onRetry: out.log });
+  try {
+    await acquirePipelineLock(db, settings.rawSchema, settings.lockTimeoutSeconds, out.log);
+    return await body(db, settings);
+  } finally {
+    await db.close();
+  }
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 async function ingestStep(session: PipelineSession, out: Output): Promise<IngestResult> {
   const result = await session.step(
     'ingest',
@@ -102,11 +130,7 @@ async function ingestStep(session: PipelineSession, out: Output): Promise<Ingest
       const r = await ingest(session.ctx, session.ctx.settings.input);
       const failed = r.files.find((f) => f.status === 'rejected');
       if (failed) {
-        const error = new RejectRatioExceededError(
-          `${failed.file}: ${failed.rejected} of ${failed.rows_read} rows rejected (${(failed.reject_ratio * 100).toFixed(2)}%), more than --max-reject-ratio ${session.ctx.settings.maxRejectRatio}; none of the file's events were loaded. First: ${failed.first_rejects
-            .map((s) => `line ${s.line}: ${s.reason}`)
-            .join('; ')}. Full list: ${r.quarantine}`,
-        );
+        const error = new RejectRatioExceededError(describeRejectedFile(failed, r.quarantine, session.ctx.settings.maxRejectRatio));
         Object.assign(error, { partialResult: r });
         out.summary.ingest = r;
         throw error;
@@ -288,18 +312,41 @@ exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acqui
 
   withCommonOptions(program.command('migrate').description('apply pending schema migrations')).action(async (options: CommonOptions) => {
     const out = new Output(options);
-    await finish(out, async () => {
-      const settings = settingsFrom(options);
-      const db = await openDatabase(settings, { onRetry: out.log });
-      try {
-        // Like every pipeline command: a migrate beside another one (or beside a run) would race on the catalogs.
-        await acquirePipelineLock(db, settings.rawSchema, settings.lockTimeoutSeconds, out.log);
+    await finish(out, () =>
+      withLockedDatabase(options, out, async (db, settings) => {
         const result = await migrate(db, schemaNames(settings));
         out.summary.migrations = result;
         out.say(result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.alreadyApplied} migrations applied earlier)`);
-      } finally {
-        await db.close();
+      }),
+    );
+  });
+
+  withCommonOptions(
+    program
+      .command('reset')
+      .description('drop everything the pipeline created in the configured database (its three schemas), to start over; asks first unless --yes')
+      .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'),
+  ).action(async (options: CommonOptions & { yes?: boolean }) => {
+    const out = new Output(options);
+    await finish(out, async () => {
+      const settings = settingsFrom(options);
+      const target = databaseTarget(settings);
+      const schemas = pipelineSchemas(schemaNames(settings));
+      out.summary.database = describeTarget(target);
+      // Asked before anything is opened: a refusal leaves the database (and a missing data directory) as it was.
+      if (!options.yes) {
+        const what = `the schemas ${schemas.join(', ')} and everything in them from ${describeTarget(target)}`;
+        if (!process.stdin.isTTY) throw new UsageError(`instapro reset would drop ${what}, and stdin is not a terminal to confirm it on; run \`instapro reset --yes\` to reset without asking`);
+        if (!(await confirm(`Drop ${what}? [y/N] `, process.stdin, process.stderr))) throw new UsageError('reset cancelled; nothing was dropped');
       }
+      // An embedded database that does not exist yet has nothing to drop: not created just to say so.
+      const result = target.kind === 'embedded' && !(await hasEntries(target.dataDir)) ? { dropped: [] } : await withLockedDatabase(options, out, (db) => resetPipeline(db, schemaNames(settings)));
+      out.summary.reset = result;
+      out.say(
+        result.dropped.length > 0
+          ? `dropped ${result.dropped.join(', ')} from ${describeTarget(target)}; the next run starts from an empty database`
+          : `nothing to reset: ${describeTarget(target)} holds none of the schemas ${schemas.join(', ')}`,
+      );
     });
   });
 

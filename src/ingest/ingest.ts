@@ -29,6 +29,8 @@ export interface FileIngestResult {
   rejected: number;
   duplicates: number;
   reject_ratio: number;
+  /** Rejected rows whose event_id was loaded from another input with other content: a different data set? */
+  conflicts_with_other_inputs: number;
   /** The first rejected lines; the full list is in the quarantine table. */
   first_rejects: RejectSample[];
 }
@@ -109,6 +111,15 @@ export async function ingest(ctx: PipelineContext, inputs: readonly string[]): P
   return result;
 }
 
+/** Why a file over --max-reject-ratio was not loaded: the counts, the first rejects, where the rest are. */
+export function describeRejectedFile(file: FileIngestResult, quarantine: string, maxRejectRatio: number): string {
+  const first = file.first_rejects.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
+  const message = `${file.file}: ${file.rejected} of ${file.rows_read} rows rejected (${(file.reject_ratio * 100).toFixed(2)}%), more than --max-reject-ratio ${maxRejectRatio}; none of the file's events were loaded. First: ${first}. Full list: ${quarantine}`;
+  if (file.conflicts_with_other_inputs === 0) return message;
+  // Typically another data set loaded where one is already, e.g. a real log after `npm start`'s sample.
+  return `${message}. ${file.conflicts_with_other_inputs} of them reuse event_ids loaded from other inputs with other content: if this is a different data set, load it into a database of its own (--data-dir, --database-url) or, to start over, run \`instapro reset\``;
+}
+
 /** A load of at least this share of the rows already there analyzes the table (autovacuum's default threshold). */
 const ANALYZE_SHARE = 0.1;
 
@@ -121,7 +132,7 @@ async function estimatedRows(ctx: PipelineContext): Promise<number> {
 }
 
 function skippedResult(object: InputObject): FileIngestResult {
-  return { file: object.url, status: 'skipped_unchanged', rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, reject_ratio: 0, first_rejects: [] };
+  return { file: object.url, status: 'skipped_unchanged', rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, reject_ratio: 0, conflicts_with_other_inputs: 0, first_rejects: [] };
 }
 
 /** What one pass over a file has seen so far: lines read, lines rejected by validation, stored bytes read and their hash. */
@@ -231,6 +242,7 @@ async function directLoad(ctx: PipelineContext, object: InputObject): Promise<Fi
     loaded: withinRatio ? loaded : 0,
     rejected: counter.invalid,
     duplicates: 0,
+    conflictsWithOtherInputs: 0,
     rejectRatio,
   });
   return { result, stored: counter.stored };
@@ -306,7 +318,10 @@ async function classifyingLoad(ctx: PipelineContext, object: InputObject): Promi
   }
   await db.exec(classify);
 
-  const { rows } = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::integer AS n FROM incoming_outcome GROUP BY outcome`);
+  const { rows } = await db.query<{ outcome: string; n: number; from_other_inputs: number }>(
+    `SELECT outcome, count(*)::integer AS n, count(*) FILTER (WHERE loaded_from <> $1)::integer AS from_other_inputs FROM incoming_outcome GROUP BY outcome`,
+    [file],
+  );
   const byOutcome = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
   const rejected = counter.invalid + (byOutcome.conflict ?? 0);
   const { rejectRatio, withinRatio } = judgeRejects(ctx, rejected, counter.rowsRead);
@@ -316,6 +331,7 @@ async function classifyingLoad(ctx: PipelineContext, object: InputObject): Promi
     loaded: withinRatio ? (byOutcome.new ?? 0) : 0,
     rejected,
     duplicates: byOutcome.duplicate ?? 0,
+    conflictsWithOtherInputs: Number(rows.find((r) => r.outcome === 'conflict')?.from_other_inputs ?? 0),
     rejectRatio,
   });
   return { result, stored: counter.stored };
@@ -325,7 +341,7 @@ async function fileResult(
   ctx: PipelineContext,
   file: string,
   counter: LineCounter,
-  outcome: { status: 'loaded' | 'rejected'; loaded: number; rejected: number; duplicates: number; rejectRatio: number },
+  outcome: { status: 'loaded' | 'rejected'; loaded: number; rejected: number; duplicates: number; conflictsWithOtherInputs: number; rejectRatio: number },
 ): Promise<FileIngestResult> {
   const samples = await ctx.db.query<{ source_line: number; field: string | null; reason: string }>(
     `SELECT source_line, field, reason FROM ${quoteIdentifier(ctx.schemas.raw)}.quarantine
@@ -340,6 +356,7 @@ async function fileResult(
     rejected: outcome.rejected,
     duplicates: outcome.duplicates,
     reject_ratio: outcome.rejectRatio,
+    conflicts_with_other_inputs: outcome.conflictsWithOtherInputs,
     first_rejects: samples.rows.map((r) => ({ line: Number(r.source_line), field: r.field, reason: r.reason })),
   };
 }
