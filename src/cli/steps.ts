@@ -5,15 +5,16 @@
 import type { Database } from '../db/database.js';
 import { openDatabase } from '../db/open.js';
 import type { Settings } from '../config/settings.js';
-import { describeRejectedFile, ingest } from '../ingest/ingest.js';
+import { ingest, rejectRatioFailure } from '../ingest/ingest.js';
 import type { IngestResult } from '../ingest/ingest.js';
 import { buildModel } from '../model/build-model.js';
 import type { ModelOptions, ModelResult } from '../model/build-model.js';
 import { PipelineSession, acquirePipelineLock } from '../pipeline/session.js';
 import { FULL_SCOPE } from '../quality/compile-tests.js';
 import type { TestScope } from '../quality/compile-tests.js';
-import { runDataTests } from '../quality/run-data-tests.js';
+import { qualityGateFailure, runDataTests } from '../quality/run-data-tests.js';
 import type { DataTestReport } from '../quality/run-data-tests.js';
+import type { ShownDataTests } from '../report/report-data.js';
 import { describeReport, writeReport } from '../report/write-report.js';
 import { buildAvailabilitySnapshot } from '../snapshot/availability-snapshot.js';
 import type { SnapshotOptions } from '../snapshot/availability-snapshot.js';
@@ -55,63 +56,57 @@ export async function withLockedDatabase<T>(options: CommonOptions, out: Output,
 }
 
 export async function ingestStep(session: PipelineSession, out: Output): Promise<IngestResult> {
-  const result = await session.step(
-    'ingest',
-    async () => {
-      const r = await ingest(session.ctx, session.ctx.settings.input);
-      const failed = r.files.find((f) => f.status === 'rejected');
-      if (failed) {
-        const error = new RejectRatioExceededError(describeRejectedFile(failed, r.quarantine, session.ctx.settings.maxRejectRatio));
-        Object.assign(error, { partialResult: r });
-        out.summary.ingest = r;
-        throw error;
-      }
-      return r;
-    },
-    (r) => ({ rows_read: r.rows_read, loaded: r.loaded, rejected: r.rejected, duplicates: r.duplicates }),
-    (r) => ({ files: r.files }),
-  );
-  out.summary.ingest = result;
-  out.say(describeIngest(result));
-  return result;
+  try {
+    const result = await session.step('ingest', () => ingest(session.ctx, session.ctx.settings.input), {
+      counts: (r) => ({ rows_read: r.rows_read, loaded: r.loaded, rejected: r.rejected, duplicates: r.duplicates }),
+      details: (r) => ({ files: r.files }),
+      failure: (r) => rejectRatioFailure(r, session.ctx.settings.maxRejectRatio),
+    });
+    out.summary.ingest = result;
+    out.say(describeIngest(result));
+    return result;
+  } catch (error) {
+    if (error instanceof RejectRatioExceededError) out.summary.ingest = error.ingest;
+    throw error;
+  }
 }
 
 export async function modelStep(session: PipelineSession, out: Output, options: ModelOptions): Promise<ModelResult> {
-  const result = await session.step('model', () => buildModel(session.ctx, options), () => ({}), (r) => ({ ...r }));
+  const result = await session.step('model', () => buildModel(session.ctx, options), { details: (r) => ({ ...r }) });
   out.summary.model = result;
   out.say(describeModel(result));
   return result;
 }
 
 export async function snapshotStep(session: PipelineSession, out: Output, options: SnapshotOptions): Promise<void> {
-  const result = await session.step('snapshot', () => buildAvailabilitySnapshot(session.ctx, options), () => ({}), (r) => ({ ...r }));
+  const result = await session.step('snapshot', () => buildAvailabilitySnapshot(session.ctx, options), { details: (r) => ({ ...r }) });
   out.summary.snapshot = result;
   out.say(describeSnapshot(result));
 }
 
+/** The data tests, a gate: failing ones throw DataTestsFailedError, which carries the report. */
 export async function testStep(session: PipelineSession, out: Output, scope: TestScope = FULL_SCOPE): Promise<DataTestReport> {
-  const report = await session.step(
-    'test',
-    async () => {
-      const r = await runDataTests(session.ctx, { scope });
-      out.summary.tests = r;
-      if (r.errors > 0) {
-        const error = new DataTestsFailedError(`${r.errors} data test${r.errors === 1 ? '' : 's'} failed: ${r.results.filter((t) => t.status === 'fail').map((t) => t.name).join(', ')}`);
-        Object.assign(error, { partialResult: r });
-        out.say(describeDataTests(r));
-        throw error;
-      }
-      return r;
-    },
-    () => ({}),
-    (r) => ({ passed: r.passed, warnings: r.warnings, errors: r.errors }),
-  );
+  let report: DataTestReport;
+  try {
+    report = await session.step('test', () => runDataTests(session.ctx, { scope }), {
+      details: (r) => ({ passed: r.passed, warnings: r.warnings, errors: r.errors }),
+      failure: qualityGateFailure,
+    });
+  } catch (error) {
+    if (error instanceof DataTestsFailedError) {
+      out.summary.tests = error.report;
+      out.say(describeDataTests(error.report));
+    }
+    throw error;
+  }
+  out.summary.tests = report;
   out.say(describeDataTests(report));
   return report;
 }
 
-export async function reportStep(session: PipelineSession, out: Output, file: string): Promise<void> {
-  const result = await session.step('report', () => writeReport(session.ctx, file), () => ({}), (r) => ({ ...r }));
+/** The HTML report; `tests`: the run's own data-test results, shown instead of running the tests again. */
+export async function reportStep(session: PipelineSession, out: Output, file: string, tests?: ShownDataTests): Promise<void> {
+  const result = await session.step('report', () => writeReport(session.ctx, file, { tests }), { details: (r) => ({ ...r }) });
   out.summary.report = result;
   out.say(describeReport(result));
 }

@@ -3,6 +3,7 @@ import type { DeferredDdl } from '../db/deferred-ddl.js';
 import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from '../db/deferred-ddl.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
+import { RejectRatioExceededError } from '../util/errors.js';
 import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
 import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE, EVENT_LOG_HEADER } from './event-log-format.js';
 import { findUnchanged, recordInManifest } from './manifest.js';
@@ -109,6 +110,12 @@ export async function ingest(ctx: PipelineContext, inputs: readonly string[]): P
     }
   }
   return result;
+}
+
+/** The failure of an ingest that stopped at a file over --max-reject-ratio; undefined when none was. */
+export function rejectRatioFailure(result: IngestResult, maxRejectRatio: number): RejectRatioExceededError | undefined {
+  const rejected = result.files.find((f) => f.status === 'rejected');
+  return rejected === undefined ? undefined : new RejectRatioExceededError(describeRejectedFile(rejected, result.quarantine, maxRejectRatio), result);
 }
 
 /** Why a file over --max-reject-ratio was not loaded: the counts, the first rejects, where the rest are. */

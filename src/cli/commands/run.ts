@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { scopeAfterBuild } from '../../quality/compile-tests.js';
+import type { DataTestReport } from '../../quality/run-data-tests.js';
+import type { ShownDataTests } from '../../report/report-data.js';
 import { checkReportTarget } from '../../report/write-report.js';
+import { DataTestsFailedError } from '../../util/errors.js';
 import type { CommonOptions, InputOptions } from '../options.js';
 import { fromOption, fullRefreshOption, inputOption, maxRejectRatioOption, toOption, withCommonOptions } from '../options.js';
 import { Output, finish } from '../output.js';
@@ -37,17 +40,22 @@ export function addRunCommand(program: Command): void {
         const range = options.from !== undefined || options.to !== undefined;
         await snapshotStep(session, out, range ? { from: options.from, to: options.to } : { fullRefresh: options.fullRefresh });
         const scope = scopeAfterBuild(model.after_run_id);
+        const testsStarted = new Date();
+        let tests: DataTestReport | undefined;
         let gateFailure: unknown;
         try {
-          await testStep(session, out, scope);
+          tests = await testStep(session, out, scope);
         } catch (error) {
           gateFailure = error;
+          if (error instanceof DataTestsFailedError) tests = error.report;
         }
         // Written also when the gate fails, so the failing tests can be inspected in it; the
         // gate's failure stays the run's outcome (exit 6) even if the report cannot be written.
+        // It shows the test step's results rather than running the tests a second time.
         if (options.report) {
+          const shown: ShownDataTests | undefined = tests && { source: 'run', ran_at: testsStarted.toISOString(), duration_ms: Date.now() - testsStarted.getTime(), report: tests };
           try {
-            await reportStep(session, out, options.report);
+            await reportStep(session, out, options.report, shown);
           } catch (error) {
             if (gateFailure === undefined) throw error;
             out.log(`the report was not written: ${(error as Error).message}`);
