@@ -92,14 +92,8 @@ export async function ingest(ctx: PipelineContext, inputs: readonly string[]): P
     // A file over the reject ratio stops the run: later files are not loaded either.
     if (fileResult.status === 'rejected') break;
   }
-  // Statistics for the model that reads the new rows next, rather than whenever autovacuum gets to
-  // it: the planner then knows, say, that most events are proposals (ANALYZE samples 30,000 rows).
-  // VACUUM sets the new rows' hint bits and visibility map once: otherwise the model's first scan
-  // writes every new page again, an autovacuum starts on them while the model runs, and index-only
-  // scans of the primary key (the data tests compare it with fct_event's) read the heap. It visits
-  // only pages not yet all-visible, so appending a day to a large table costs that day's pages.
-  // A daily append to a large table barely moves the statistics (ANALYZE samples the whole table
-  // at a fixed cost): then autovacuum's threshold decides, and only the new pages are vacuumed.
+  // VACUUM sets the new pages' hint bits and visibility map once, before the model reads them;
+  // ANALYZE only when the load moves the statistics (docs/ingest.md, step 6).
   if (result.loaded > 0) {
     const analyze = result.loaded >= ANALYZE_SHARE * rowsBefore;
     ctx.progress.activity(analyze ? 'ingest: vacuum and analyze' : 'ingest: vacuum');
@@ -263,15 +257,9 @@ interface EmptyTableLoad {
 }
 
 /**
- * Into an empty raw.event (the first load, typically the largest) its primary key and index are
- * dropped for the COPY and re-created after it (see deferrableConstraintsAndIndexes); re-creating
- * the key fails like the COPY would have if an event_id repeats. And the empty table is truncated
- * in the direct load's subtransaction, which lets COPY FREEZE write the rows already frozen, with
- * their hint bits and the visibility map set: the VACUUM after the load then has nothing to do,
- * and no later reader writes the pages again. Rolled back with the savepoint if the load fails.
- * The drop and the TRUNCATE hold an exclusive lock on raw.event until commit; the table is empty,
- * so no reader waits for anything (and FREEZE's one caveat, rows visible to transactions whose
- * snapshot predates the load, concerns no reader of an empty table).
+ * Into an empty raw.event: its key and index are dropped for the COPY and rebuilt after it (a
+ * repeated event_id then fails the rebuild), and it is truncated in the savepoint so COPY FREEZE
+ * writes the rows frozen. Rolled back with the savepoint if the load fails (docs/ingest.md, step 4).
  */
 async function prepareEmptyTableLoad(ctx: PipelineContext): Promise<EmptyTableLoad> {
   const event = `${quoteIdentifier(ctx.schemas.raw)}.event`;
