@@ -19,6 +19,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# Without src/bench, a developer tool (.dockerignore; tsconfig.build.json keeps it out of dist/ too).
 COPY src ./src
 RUN npm run build
 

@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'airflow/', 'deploy/', 'coverage/', 'bench-results/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'airflow/', 'deploy/', 'coverage/', 'bench-results/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

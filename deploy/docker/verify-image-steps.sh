@@ -64,6 +64,8 @@ cli="$app_dir/dist/cli/main.js"
 step "the runtime stage holds production dependencies only"
 # A dev-only package in the image means --omit=dev was lost; typescript is the canary.
 [ ! -e "$app_dir/node_modules/typescript" ] || fail "node_modules/typescript is in the runtime stage: dev dependencies leaked in"
+# The bench is a developer tool: neither its sources nor its build belong in the image.
+[ ! -e "$app_dir/dist/bench" ] && [ ! -e "$app_dir/src/bench" ] || fail "the bench (src/bench, dist/bench) is in the runtime stage"
 for required in sql/migrations data/sample; do
   [ -d "$app_dir/$required" ] || fail "$required is missing from the runtime stage"
 done

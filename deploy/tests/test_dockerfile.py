@@ -93,6 +93,8 @@ def test_instruction_without_replay_rule_is_reported(scratch_repository):
         ("data/private-export.csv", True),
         ("data/sample/event_log.csv", False),
         ("src/cli/main.ts", False),
+        ("src/bench/main.ts", True),
+        ("dist-bench/bench/main.js", True),
         ("sql/migrations/0001_raw_layer.sql", False),
         ("deploy/helm/instapro/values.yaml", True),
         ("airflow/dags/instapro_dag_factory.py", True),

@@ -2,6 +2,7 @@
 --   new        first occurrence of an event_id that is not loaded yet
 --   duplicate  identical to a loaded event or to the event_id's first occurrence in the file
 --   conflict   same event_id, different content: quarantined, the first seen wins
+-- loaded_from names the input of the loaded event with the same event_id (NULL: none loaded).
 -- Session settings instapro.run_id and instapro.source_file are set by the caller.
 
 CREATE TEMP TABLE incoming_first ON COMMIT DROP AS
@@ -32,7 +33,8 @@ SELECT
     CASE
         WHEN loaded.event_id IS NOT NULL THEN loaded.source_file || ':' || loaded.source_line
         ELSE current_setting('instapro.source_file') || ':' || first_in_file.line
-    END AS first_seen_at
+    END AS first_seen_at,
+    loaded.source_file AS loaded_from
 FROM incoming AS i
 JOIN incoming_first AS first_in_file ON first_in_file.event_id = i.event_id
 LEFT JOIN {{raw}}.event AS loaded ON loaded.event_id = i.event_id

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -470,6 +470,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;
   }
+  if (!existsSync(CLI)) throw new BenchSetupError(`${path.relative(PACKAGE_ROOT, CLI)} does not exist: the bench measures the built CLI, so run \`npm run build\` first`);
   const serverUrl = serverUrlFrom(process.env);
   const startedAt = new Date();
   const bench = new Bench(options, serverUrl, await mkdtemp(path.join(os.tmpdir(), 'instapro-bench-')));

@@ -3,10 +3,12 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../db/sql-files.js';
 import type { ProbeReport } from './rss-probe.js';
 
 const PROBE = fileURLToPath(new URL('./rss-probe.js', import.meta.url));
-export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The product's build (`npm run build`), which the bench measures; the bench itself is built apart, into dist-bench/. */
+export const CLI = path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 const POLL_MS = 100;
 const KEEP_OUTPUT_CHARS = 1 << 20;
 

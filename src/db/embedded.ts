@@ -10,22 +10,14 @@ import { describeTarget } from '../config/settings.js';
 import { DatabaseUnavailableError } from '../util/errors.js';
 
 /*
- * Memory. PGlite runs PostgreSQL inside this process as WebAssembly, so PostgreSQL's memory is
- * the CLI's memory, and WebAssembly memory only grows: whatever PostgreSQL touches once stays
- * resident until the process exits. The module's linear memory starts at 128 MB (PGlite's
- * `initialMemory` cannot go lower: the build requires 128 MB), so the settings below keep
- * PostgreSQL's own needs inside those 128 MB instead of growing past them. Measured with all of
- * this file's settings (docs/benchmarks.md): peak RSS of a 1M-event run 742 MB → ~300 MB, and it
- * no longer grows with the input; no measurable time cost.
+ * Memory: PGlite runs PostgreSQL in this process as WebAssembly, whose memory only grows, so the
+ * settings below keep PostgreSQL inside the module's initial 128 MB and V8's own overhead small.
+ * What each one saves, and what was tried instead: docs/benchmarks.md, "Embedded memory settings".
  */
 
-/** PostgreSQL's default, 128 MB, alone fills the initial WASM memory; 16 MB is plenty for one session. */
+/** PostgreSQL's default (128 MB) alone would fill the initial WebAssembly memory. */
 const SHARED_BUFFERS = '16MB';
-/**
- * The model's deferred index builds sort in this much (default 64 MB), which would grow the WASM
- * memory past 128 MB for good; larger sorts spill to temporary files instead (no measurable time
- * cost at 1M events).
- */
+/** The model's deferred index builds sort in this much (default 64 MB); larger sorts spill to temporary files. */
 const MAINTENANCE_WORK_MEM = '16MB';
 
 /** Settings given on every start (they override postgresql.conf, also of older data directories). */
@@ -35,49 +27,26 @@ const START_PARAMS = [
   '-c', `maintenance_work_mem=${MAINTENANCE_WORK_MEM}`,
 ];
 
-/**
- * initdb bootstraps the catalogs with the default 128 MB of shared_buffers unless told otherwise
- * (and writes the value to postgresql.conf): creating a data directory peaked ~110 MB higher.
- */
+/** initdb would bootstrap with the default shared_buffers, and write it to postgresql.conf. */
 const INITDB_PARAMS = ['-c', `shared_buffers=${SHARED_BUFFERS}`];
 
 /**
- * COPY on PGlite reads one whole in-memory buffer per statement, so rows are sent in bounded
- * batches, gathered in one staging buffer that copyFrom reuses. Small batches keep that buffer,
- * and what PostgreSQL reads at once, small (when batches were 8 MB strings, the JS heap reached
- * ~330 MB during a 1M-event ingest, the WASM memory 189 MB, the process 742 MB). 256 KB is also
- * the size of the chunks ingest yields, so one chunk is one COPY; the per-statement overhead is
- * negligible.
+ * PGlite's COPY reads one whole in-memory buffer per statement, so rows go in small bounded
+ * batches: the size of the chunks ingest yields, so one chunk is one COPY.
  */
 const COPY_BATCH_BYTES = 256 * 1024;
 
 /**
- * V8 first runs WebAssembly with its baseline compiler and re-compiles each function that has
- * executed about this much with its optimizing one (default 1,800,000), keeping both versions.
- * For PostgreSQL that was ~40 MB of optimized code in a run. 100× the budget still optimizes the
- * functions that run hot (scans, sorts, COPY) and leaves the merely warm ones in baseline code:
- * peak RSS −25 to −60 MB, no measurable time cost at 1M events.
- * (`--liftoff-only`, no optimizing at all, saves ~60 MB but doubles the run time.) The flag is
- * process-wide and read when a module is instantiated, so it is set before PGlite compiles.
+ * V8 re-compiles WebAssembly functions with its optimizing tier past this budget (default
+ * 1,800,000) and keeps both versions; 100x optimizes only PostgreSQL's hot code. Process-wide and
+ * read when a module is instantiated, so it is set before PGlite compiles.
  */
 const WASM_TIERING_BUDGET = 180_000_000;
 
-/**
- * V8 doubles its young generation (up to 2 × 16 MB semi-spaces) whenever a scavenge finds much
- * alive, and never shrinks it back during a run. Next to PGlite that was ~17 MB of peak RSS for
- * little gain: the ingest's byte path and the SQL steps allocate little garbage. Unlike the
- * maximum size (a start-up flag), the growth factor is read each time the space would grow, so it
- * can be set here; 1 keeps the young generation at its initial size.
- */
+/** 1: V8's young generation keeps its initial size instead of doubling; read whenever it would grow, so settable now. */
 const SEMI_SPACE_GROWTH_FACTOR = 1;
 
-/**
- * V8 compiles WebAssembly in background tasks, by default as many at once as Node's worker
- * threads allow, and the optimizing tier keeps compiling hot functions as a run moves from ingest
- * to the model to the data tests; each task in flight holds its own compiler memory. One task at
- * a time: peak RSS of a 1M run 268–291 MB against 273–300 MB (six runs each, alternated), same
- * wall time.
- */
+/** One background WebAssembly compilation at a time: each task in flight holds compiler memory of its own. */
 const WASM_COMPILATION_TASKS = 1;
 
 /**
@@ -136,10 +105,8 @@ export async function openEmbedded(dataDir: string, lockOptions: LockOptions): P
       await pg.exec(sql);
     },
     async copyFrom(copySql: string, options: string, data: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<number> {
-      // Chunks are gathered into one staging buffer, reused for every batch of the COPY: it is
-      // handed to PGlite shrunk to the batch's length (PGlite reads a whole ArrayBuffer) and
-      // grown back after. Allocating a buffer per batch instead leaves tens of MB of dead
-      // buffers between collections (see COPY_BATCH_BYTES).
+      // One staging buffer for every batch, shrunk to the batch for PGlite (it reads a whole
+      // ArrayBuffer) and grown back: a buffer per batch would leave dead buffers between collections.
       let staging = resizableBuffer(COPY_BATCH_BYTES);
       let used = 0;
       let copied = 0;
@@ -218,9 +185,8 @@ function openFailure(dataDir: string, error: unknown): unknown {
 }
 
 /**
- * PGlite reads a query's blob only through `arrayBuffer()` (0.5.x: `_handleBlob`), and only
- * during the query. A real Blob would copy the bytes once more into native memory that V8 does not
- * see, so it is collected late: with one Blob per batch, ~20 MB more peak RSS on a 1M-event ingest.
+ * PGlite reads a query's blob only through `arrayBuffer()` (0.5.x: `_handleBlob`), during the
+ * query. A real Blob would copy the bytes into native memory V8 does not count, freed late.
  */
 function bytesAsBlob(buffer: ArrayBuffer): Blob {
   return { arrayBuffer: () => Promise.resolve(buffer) } as unknown as Blob;

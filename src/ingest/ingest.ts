@@ -3,6 +3,7 @@ import type { DeferredDdl } from '../db/deferred-ddl.js';
 import { deferrableConstraintsAndIndexes, dropDeferred, recreateDeferred } from '../db/deferred-ddl.js';
 import { quoteIdentifier, readSql } from '../db/sql-files.js';
 import type { PipelineContext } from '../pipeline/context.js';
+import { RejectRatioExceededError } from '../util/errors.js';
 import { COPY_TEXT_OPTIONS, CopyBuffer, copyTextField } from './copy-text.js';
 import { EVENT_LOG_DELIMITER, EVENT_LOG_DELIMITER_BYTE, EVENT_LOG_HEADER } from './event-log-format.js';
 import { findUnchanged, recordInManifest } from './manifest.js';
@@ -29,6 +30,8 @@ export interface FileIngestResult {
   rejected: number;
   duplicates: number;
   reject_ratio: number;
+  /** Rejected rows whose event_id was loaded from another input with other content: a different data set? */
+  conflicts_with_other_inputs: number;
   /** The first rejected lines; the full list is in the quarantine table. */
   first_rejects: RejectSample[];
 }
@@ -89,14 +92,8 @@ export async function ingest(ctx: PipelineContext, inputs: readonly string[]): P
     // A file over the reject ratio stops the run: later files are not loaded either.
     if (fileResult.status === 'rejected') break;
   }
-  // Statistics for the model that reads the new rows next, rather than whenever autovacuum gets to
-  // it: the planner then knows, say, that most events are proposals (ANALYZE samples 30,000 rows).
-  // VACUUM sets the new rows' hint bits and visibility map once: otherwise the model's first scan
-  // writes every new page again, an autovacuum starts on them while the model runs, and index-only
-  // scans of the primary key (the data tests compare it with fct_event's) read the heap. It visits
-  // only pages not yet all-visible, so appending a day to a large table costs that day's pages.
-  // A daily append to a large table barely moves the statistics (ANALYZE samples the whole table
-  // at a fixed cost): then autovacuum's threshold decides, and only the new pages are vacuumed.
+  // VACUUM sets the new pages' hint bits and visibility map once, before the model reads them;
+  // ANALYZE only when the load moves the statistics (docs/ingest.md, step 6).
   if (result.loaded > 0) {
     const analyze = result.loaded >= ANALYZE_SHARE * rowsBefore;
     ctx.progress.activity(analyze ? 'ingest: vacuum and analyze' : 'ingest: vacuum');
@@ -107,6 +104,21 @@ export async function ingest(ctx: PipelineContext, inputs: readonly string[]): P
     }
   }
   return result;
+}
+
+/** The failure of an ingest that stopped at a file over --max-reject-ratio; undefined when none was. */
+export function rejectRatioFailure(result: IngestResult, maxRejectRatio: number): RejectRatioExceededError | undefined {
+  const rejected = result.files.find((f) => f.status === 'rejected');
+  return rejected === undefined ? undefined : new RejectRatioExceededError(describeRejectedFile(rejected, result.quarantine, maxRejectRatio), result);
+}
+
+/** Why a file over --max-reject-ratio was not loaded: the counts, the first rejects, where the rest are. */
+export function describeRejectedFile(file: FileIngestResult, quarantine: string, maxRejectRatio: number): string {
+  const first = file.first_rejects.map((s) => `line ${s.line}: ${s.reason}`).join('; ');
+  const message = `${file.file}: ${file.rejected} of ${file.rows_read} rows rejected (${(file.reject_ratio * 100).toFixed(2)}%), more than --max-reject-ratio ${maxRejectRatio}; none of the file's events were loaded. First: ${first}. Full list: ${quarantine}`;
+  if (file.conflicts_with_other_inputs === 0) return message;
+  // Typically another data set loaded where one is already, e.g. a real log after `npm start`'s sample.
+  return `${message}. ${file.conflicts_with_other_inputs} of them reuse event_ids loaded from other inputs with other content: if this is a different data set, load it into a database of its own (--data-dir, --database-url) or, to start over, run \`instapro reset\``;
 }
 
 /** A load of at least this share of the rows already there analyzes the table (autovacuum's default threshold). */
@@ -121,7 +133,7 @@ async function estimatedRows(ctx: PipelineContext): Promise<number> {
 }
 
 function skippedResult(object: InputObject): FileIngestResult {
-  return { file: object.url, status: 'skipped_unchanged', rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, reject_ratio: 0, first_rejects: [] };
+  return { file: object.url, status: 'skipped_unchanged', rows_read: 0, loaded: 0, rejected: 0, duplicates: 0, reject_ratio: 0, conflicts_with_other_inputs: 0, first_rejects: [] };
 }
 
 /** What one pass over a file has seen so far: lines read, lines rejected by validation, stored bytes read and their hash. */
@@ -231,6 +243,7 @@ async function directLoad(ctx: PipelineContext, object: InputObject): Promise<Fi
     loaded: withinRatio ? loaded : 0,
     rejected: counter.invalid,
     duplicates: 0,
+    conflictsWithOtherInputs: 0,
     rejectRatio,
   });
   return { result, stored: counter.stored };
@@ -244,15 +257,9 @@ interface EmptyTableLoad {
 }
 
 /**
- * Into an empty raw.event (the first load, typically the largest) its primary key and index are
- * dropped for the COPY and re-created after it (see deferrableConstraintsAndIndexes); re-creating
- * the key fails like the COPY would have if an event_id repeats. And the empty table is truncated
- * in the direct load's subtransaction, which lets COPY FREEZE write the rows already frozen, with
- * their hint bits and the visibility map set: the VACUUM after the load then has nothing to do,
- * and no later reader writes the pages again. Rolled back with the savepoint if the load fails.
- * The drop and the TRUNCATE hold an exclusive lock on raw.event until commit; the table is empty,
- * so no reader waits for anything (and FREEZE's one caveat, rows visible to transactions whose
- * snapshot predates the load, concerns no reader of an empty table).
+ * Into an empty raw.event: its key and index are dropped for the COPY and rebuilt after it (a
+ * repeated event_id then fails the rebuild), and it is truncated in the savepoint so COPY FREEZE
+ * writes the rows frozen. Rolled back with the savepoint if the load fails (docs/ingest.md, step 4).
  */
 async function prepareEmptyTableLoad(ctx: PipelineContext): Promise<EmptyTableLoad> {
   const event = `${quoteIdentifier(ctx.schemas.raw)}.event`;
@@ -306,7 +313,10 @@ async function classifyingLoad(ctx: PipelineContext, object: InputObject): Promi
   }
   await db.exec(classify);
 
-  const { rows } = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::integer AS n FROM incoming_outcome GROUP BY outcome`);
+  const { rows } = await db.query<{ outcome: string; n: number; from_other_inputs: number }>(
+    `SELECT outcome, count(*)::integer AS n, count(*) FILTER (WHERE loaded_from <> $1)::integer AS from_other_inputs FROM incoming_outcome GROUP BY outcome`,
+    [file],
+  );
   const byOutcome = Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
   const rejected = counter.invalid + (byOutcome.conflict ?? 0);
   const { rejectRatio, withinRatio } = judgeRejects(ctx, rejected, counter.rowsRead);
@@ -316,6 +326,7 @@ async function classifyingLoad(ctx: PipelineContext, object: InputObject): Promi
     loaded: withinRatio ? (byOutcome.new ?? 0) : 0,
     rejected,
     duplicates: byOutcome.duplicate ?? 0,
+    conflictsWithOtherInputs: Number(rows.find((r) => r.outcome === 'conflict')?.from_other_inputs ?? 0),
     rejectRatio,
   });
   return { result, stored: counter.stored };
@@ -325,7 +336,7 @@ async function fileResult(
   ctx: PipelineContext,
   file: string,
   counter: LineCounter,
-  outcome: { status: 'loaded' | 'rejected'; loaded: number; rejected: number; duplicates: number; rejectRatio: number },
+  outcome: { status: 'loaded' | 'rejected'; loaded: number; rejected: number; duplicates: number; conflictsWithOtherInputs: number; rejectRatio: number },
 ): Promise<FileIngestResult> {
   const samples = await ctx.db.query<{ source_line: number; field: string | null; reason: string }>(
     `SELECT source_line, field, reason FROM ${quoteIdentifier(ctx.schemas.raw)}.quarantine
@@ -340,6 +351,7 @@ async function fileResult(
     rejected: outcome.rejected,
     duplicates: outcome.duplicates,
     reject_ratio: outcome.rejectRatio,
+    conflicts_with_other_inputs: outcome.conflictsWithOtherInputs,
     first_rejects: samples.rows.map((r) => ({ line: Number(r.source_line), field: r.field, reason: r.reason })),
   };
 }

@@ -100,11 +100,9 @@ export async function buildModel(ctx: PipelineContext, options: ModelOptions = {
     });
     // An increment's few pages are left to autovacuum, as its statistics are: a day barely moves them.
     if (result.mode === 'incremental') return { ...result, tables: null };
-    // After a full refresh: sets the visibility map and hint bits of every new row once, now,
-    // instead of leaving it to the first readers and to an autovacuum that would start on them
-    // during the next steps; index-only scans then skip the heap. ANALYZE again: the one inside
-    // the transaction counted its rows as uncommitted. VACUUM cannot run in a transaction; killed,
-    // it leaves nothing to undo.
+    // After a full refresh, the new rows' visibility map and hint bits are set once, now (as after
+    // ingest, docs/ingest.md step 6); ANALYZE again, as the one inside the transaction counted them
+    // uncommitted. Outside the transaction (VACUUM cannot run in one); killed, it leaves nothing to undo.
     progress.activity('model: vacuum and analyze');
     await db.exec(`VACUUM (ANALYZE) ${tablesOf(models).map((t) => `${quoteIdentifier(schemas.mart)}.${quoteIdentifier(t)}`).join(', ')}`);
     progress.activity('model: counting rows');

@@ -40,28 +40,30 @@ export class PipelineSession {
     }
   }
 
-  /** Runs one step and records it in the run log, whether it succeeds or fails. */
-  async step<T>(name: string, work: () => Promise<T>, counts: (result: T) => StepCounts = () => ({}), details: (result: T) => Record<string, unknown> = () => ({})): Promise<T> {
+  /**
+   * Runs one step and records it in the run log, whether it succeeds or fails. A result can fail
+   * the step too (`failure`: a reject ratio, the quality gate): it is recorded with its counts
+   * and details, then its error is thrown.
+   */
+  async step<T>(name: string, work: () => Promise<T>, record: StepRecording<T> = {}): Promise<T> {
+    const { counts = () => ({}), details = () => ({}), failure = () => undefined } = record;
     const startedAt = new Date();
+    let result: T;
     try {
-      const result = await work();
-      await this.runLog.step(this.ctx.runId, { step: name, status: 'succeeded', startedAt, finishedAt: new Date(), ...counts(result), details: details(result) });
-      return result;
+      result = await work();
     } catch (error) {
-      const partial = (error as { partialResult?: T }).partialResult;
-      await this.runLog
-        .step(this.ctx.runId, {
-          step: name,
-          status: 'failed',
-          startedAt,
-          finishedAt: new Date(),
-          ...(partial === undefined ? {} : counts(partial)),
-          details: partial === undefined ? {} : details(partial),
-          error: (error as Error).message,
-        })
-        .catch(() => undefined);
+      // The step's own error is the outcome, also if the run log cannot be written.
+      await this.runLog.step(this.ctx.runId, { step: name, status: 'failed', startedAt, finishedAt: new Date(), error: (error as Error).message }).catch(() => undefined);
       throw error;
     }
+    const failed = failure(result);
+    const entry = { step: name, startedAt, finishedAt: new Date(), ...counts(result), details: details(result) };
+    if (failed === undefined) {
+      await this.runLog.step(this.ctx.runId, { ...entry, status: 'succeeded' });
+      return result;
+    }
+    await this.runLog.step(this.ctx.runId, { ...entry, status: 'failed', error: failed.message }).catch(() => undefined);
+    throw failed;
   }
 
   async close(outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
@@ -71,6 +73,13 @@ export class PipelineSession {
       await this.ctx.db.close();
     }
   }
+}
+
+/** What the run log records of a step's result, and whether the result fails the step. */
+export interface StepRecording<T> {
+  counts?: (result: T) => StepCounts;
+  details?: (result: T) => Record<string, unknown>;
+  failure?: (result: T) => Error | undefined;
 }
 
 const LOCK_POLL_MS = 250;

@@ -3,6 +3,7 @@ import type { PipelineContext } from '../pipeline/context.js';
 import type { CompiledTest, TestScope } from './compile-tests.js';
 import { FULL_SCOPE, compileTests } from './compile-tests.js';
 import { loadSchemaFile } from './schema-file.js';
+import { DataTestsFailedError } from '../util/errors.js';
 
 export interface DataTestResult {
   name: string;
@@ -29,6 +30,13 @@ export interface DataTestReport {
 }
 
 const SAMPLE_ROWS = 5;
+
+/** The quality gate: its failure when a test of severity error failed; undefined when none did. */
+export function qualityGateFailure(report: DataTestReport): DataTestsFailedError | undefined {
+  if (report.errors === 0) return undefined;
+  const failed = report.results.filter((t) => t.status === 'fail').map((t) => t.name);
+  return new DataTestsFailedError(`${report.errors} data test${report.errors === 1 ? '' : 's'} failed: ${failed.join(', ')}`, report);
+}
 
 /** Runs one compiled test; a query that errors counts as a failure with the database's message. */
 export async function runCompiledTest(db: Database, test: CompiledTest): Promise<DataTestResult> {

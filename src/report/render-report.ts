@@ -200,12 +200,16 @@ function testRow(t: DataTestResult, withDetail: boolean): SafeHtml {
 }
 
 function testsSection(data: ReportData): SafeHtml {
-  const { report, ran_at, duration_ms } = data.tests;
+  const { report, ran_at, duration_ms, source } = data.tests;
+  const when =
+    source === 'report'
+      ? html`<strong>run when this report was written</strong> (${utc(ran_at)}, ${duration(duration_ms)})`
+      : html`<strong>run by the test step of the run that wrote this report</strong> (${utc(ran_at)}, ${duration(duration_ms)}${report.scope === 'incremental' ? '; on the rows its model build merged, where schema.yml declares how' : ''})`;
   const notPassing = report.results.filter((t) => t.status !== 'pass');
   const head = html`<thead><tr><th>Status</th><th>Test</th><th>Type</th><th>Table</th><th>Severity</th><th class="num">Failing rows</th></tr></thead>`;
   return html`<section id="tests">
 <h2>Data tests</h2>
-<p class="note">The schema and data tests of <code>sql/models/schema.yml</code>, <strong>run when this report was written</strong> (${utc(ran_at)}, ${duration(duration_ms)}), so they describe exactly the data above. Severity <code>error</code> fails the pipeline's quality gate; <code>warn</code> is reported only.</p>
+<p class="note">The schema and data tests of <code>sql/models/schema.yml</code>, ${when}, so they describe exactly the data above. Severity <code>error</code> fails the pipeline's quality gate; <code>warn</code> is reported only.</p>
 <dl class="figures">${[figure('Passed', 'tests_passed', report.passed), figure('Warnings', 'tests_warnings', report.warnings), figure('Failed', 'tests_failed', report.errors)]}</dl>
 ${
   notPassing.length > 0

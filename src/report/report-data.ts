@@ -86,8 +86,18 @@ export interface ReportData {
   snapshot: { daily: DailySnapshotRow[]; weekly: PeriodSnapshotRow[]; monthly: PeriodSnapshotRow[] };
   ingest: IngestFigures | null;
   tables: TableCount[];
-  /** The data tests, run while the report was built (source 'report'), so they describe the data shown. */
-  tests: { source: 'report'; ran_at: string; duration_ms: number; report: DataTestReport };
+  tests: ShownDataTests;
+}
+
+/**
+ * The data tests the report shows: run while it was built (source 'report'), or by the test step
+ * of the run that writes it (`run --report`, source 'run'), so they describe the data shown.
+ */
+export interface ShownDataTests {
+  source: 'report' | 'run';
+  ran_at: string;
+  duration_ms: number;
+  report: DataTestReport;
 }
 
 export const TOP_REJECT_REASONS = 10;
@@ -197,8 +207,9 @@ async function tableCounts(db: Database, schemas: SchemaNames): Promise<TableCou
   return tables.map((t, i) => ({ ...t, rows: num(rows[0]?.[`c${i}`]) }));
 }
 
-/** Reads everything the report shows and runs the data tests. */
-export async function collectReportData(ctx: PipelineContext, now: () => Date = () => new Date()): Promise<ReportData> {
+/** Reads everything the report shows and runs the data tests, unless `tests` brings their results. */
+export async function collectReportData(ctx: PipelineContext, options: { tests?: ShownDataTests; now?: () => Date } = {}): Promise<ReportData> {
+  const now = options.now ?? (() => new Date());
   const { db, schemas } = ctx;
   const mart = quoteIdentifier(schemas.mart);
   const generatedAt = now();
@@ -212,9 +223,7 @@ export async function collectReportData(ctx: PipelineContext, now: () => Date = 
   const ingest = await latestIngest(db, schemas);
   const tables = await tableCounts(db, schemas);
 
-  const testsStarted = now();
-  const tests = await runDataTests(ctx);
-  const testsFinished = now();
+  const tests = options.tests ?? (await runReportTests(ctx, now));
 
   return {
     generated_at: generatedAt.toISOString(),
@@ -234,6 +243,12 @@ export async function collectReportData(ctx: PipelineContext, now: () => Date = 
     },
     ingest,
     tables,
-    tests: { source: 'report', ran_at: testsStarted.toISOString(), duration_ms: testsFinished.getTime() - testsStarted.getTime(), report: tests },
+    tests,
   };
+}
+
+async function runReportTests(ctx: PipelineContext, now: () => Date): Promise<ShownDataTests> {
+  const started = now();
+  const report = await runDataTests(ctx);
+  return { source: 'report', ran_at: started.toISOString(), duration_ms: now().getTime() - started.getTime(), report };
 }

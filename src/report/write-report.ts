@@ -5,6 +5,7 @@ import type { PipelineContext } from '../pipeline/context.js';
 import { ConfigurationError } from '../util/errors.js';
 import { loadChartJs } from './chart-js.js';
 import { collectReportData } from './report-data.js';
+import type { ShownDataTests } from './report-data.js';
 import { renderReport } from './render-report.js';
 
 export interface ReportResult {
@@ -13,7 +14,7 @@ export interface ReportResult {
   days: number;
   weeks: number;
   months: number;
-  /** The data tests run for the report (not a gate: the report is written either way). */
+  /** The data tests the report shows (not a gate: the report is written either way). */
   tests: { passed: number; warnings: number; errors: number };
 }
 
@@ -34,12 +35,12 @@ export async function checkReportTarget(file: string): Promise<void> {
 }
 
 /**
- * Reads the database, runs the data tests and writes the HTML report. The file is written next
- * to its final name and renamed, so a reader never sees half a report.
+ * Reads the database, runs the data tests (unless `tests` brings the run's) and writes the HTML
+ * report. The file is written next to its final name and renamed, so a reader never sees half a report.
  */
-export async function writeReport(ctx: PipelineContext, file: string): Promise<ReportResult> {
+export async function writeReport(ctx: PipelineContext, file: string, options: { tests?: ShownDataTests } = {}): Promise<ReportResult> {
   await checkReportTarget(file);
-  const [data, chartJs] = await Promise.all([collectReportData(ctx), loadChartJs()]);
+  const [data, chartJs] = await Promise.all([collectReportData(ctx, options), loadChartJs()]);
   const document = renderReport(data, chartJs);
   const resolved = path.resolve(file);
   const temporary = path.join(path.dirname(resolved), `.${path.basename(resolved)}.${randomBytes(4).toString('hex')}.tmp`);

@@ -1,3 +1,6 @@
+import type { IngestResult } from '../ingest/ingest.js';
+import type { DataTestReport } from '../quality/run-data-tests.js';
+
 /**
  * Errors the CLI turns into one line on stderr and a documented exit code (see README, "Exit codes").
  * Anything else is a bug: exit 1, with the stack trace under --verbose.
@@ -49,14 +52,22 @@ export class InputStorageUnavailableError extends PipelineError {
   }
 }
 
+/** A file's rejected rows exceeded --max-reject-ratio; `ingest` is what the step did, for the run log and the summary. */
 export class RejectRatioExceededError extends PipelineError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly ingest: IngestResult,
+  ) {
     super(message, EXIT_CODES.rejectRatio);
   }
 }
 
+/** Data tests of severity error failed (the quality gate); `report` holds every test's result. */
 export class DataTestsFailedError extends PipelineError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly report: DataTestReport,
+  ) {
     super(message, EXIT_CODES.dataTests);
   }
 }

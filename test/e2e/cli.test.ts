@@ -16,7 +16,7 @@ import type { EventLogFacts, Schemas } from './support.js';
 
 /** The sample as an operator passes it: relative to the repository root (the CLI's cwd). */
 const SAMPLE_ARG = 'data/sample/event_log.csv';
-const COMMANDS = ['run', 'ingest', 'model', 'snapshot', 'test', 'migrate', 'sql', 'generate', 'config'];
+const COMMANDS = ['run', 'ingest', 'model', 'snapshot', 'test', 'migrate', 'reset', 'sql', 'generate', 'config'];
 
 interface TableCounts {
   by_type: Record<string, number>;

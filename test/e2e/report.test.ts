@@ -194,7 +194,9 @@ describe.each(BACKENDS)('HTML report on the %s backend', (backend) => {
     const password = db.env.INSTAPRO_DATABASE_URL ? decodeURIComponent(new URL(db.env.INSTAPRO_DATABASE_URL).password) : '';
     if (password !== '') expect(document).not.toContain(password);
     const data = embeddedData(document);
-    expect(data.tests.source).toBe('report');
+    // The run's own test results, not the tests run a second time.
+    expect(data.tests.source).toBe('run');
+    expect(data.tests.report).toEqual(summary.tests);
     expect(data.ingest).toMatchObject(await latestIngestStep());
   });
 
@@ -268,6 +270,7 @@ describe.each(BACKENDS)('HTML report on the %s backend', (backend) => {
     expect(document).not.toContain(HOSTILE_PROFESSIONAL);
     expect(document.match(/<script/g)).toHaveLength(3);
     const data = embeddedData(document);
+    expect(data.tests).toMatchObject({ source: 'run', report: summary.tests });
     const step = await latestIngestStep();
     expect(step.run_id).toBe(summary.run_id);
     expect(data.ingest).toMatchObject(step);
@@ -315,6 +318,7 @@ describe.each(BACKENDS)('HTML report on the %s backend', (backend) => {
     const data = embeddedData(await readFile(out, 'utf8'));
     expect(data.ingest?.run_id).toBe((await latestIngestStep()).run_id);
     expect(data.ingest?.run_id).toBeLessThan(summary.run_id as number);
+    expect(data.tests.source).toBe('report');
     expect(data.tests.report.errors).toBeGreaterThan(0);
   });
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../../src/ingest/ingest.js';
+import { describeRejectedFile, ingest } from '../../src/ingest/ingest.js';
 import { MAX_LINE_BYTES } from '../../src/ingest/read-event-log.js';
 import type { PipelineSession } from '../../src/pipeline/session.js';
 import { InputFileError } from '../../src/util/errors.js';
@@ -95,7 +95,9 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
   it('quarantines a conflicting duplicate within a file; the first seen wins', async () => {
     await reset();
     const file = await writeEventLogFile([eventLine(7, 'became_able_to_propose', 10, '2020-01-01 10:00:00'), eventLine(7, 'became_unable_to_propose', 10, '2020-01-01 10:00:00')]);
-    expect(await ingest(session.ctx, [file])).toMatchObject({ rows_read: 2, loaded: 1, duplicates: 0, rejected: 1 });
+    const result = await ingest(session.ctx, [file]);
+    expect(result).toMatchObject({ rows_read: 2, loaded: 1, duplicates: 0, rejected: 1, files: [{ conflicts_with_other_inputs: 0 }] });
+    expect(describeRejectedFile(result.files[0]!, result.quarantine, 0)).not.toContain('instapro reset');
     const { rows } = await session.ctx.db.query(`SELECT event_type FROM ${raw()}.event WHERE event_id = 7`);
     expect(rows).toEqual([{ event_type: 'became_able_to_propose' }]);
     const q = await session.ctx.db.query<{ source_line: number; field: string; reason: string; raw_line: string }>(`SELECT source_line, field, reason, raw_line FROM ${raw()}.quarantine`);
@@ -109,7 +111,10 @@ describe.each(BACKENDS)('ingest on the %s backend', (backend) => {
     const first = await writeEventLogFile([eventLine(8, 'proposed', 10, '2020-01-01 10:00:00', '60_tuin_garden_7.63')]);
     const second = await writeEventLogFile([eventLine(8, 'proposed', 10, '2020-01-01 10:00:00', '60_tuin_garden_9.99')]);
     await ingest(session.ctx, [first]);
-    expect(await ingest(session.ctx, [second])).toMatchObject({ loaded: 0, duplicates: 0, rejected: 1 });
+    const result = await ingest(session.ctx, [second]);
+    expect(result).toMatchObject({ loaded: 0, duplicates: 0, rejected: 1, files: [{ conflicts_with_other_inputs: 1 }] });
+    // Over the reject ratio, the message points at a fresh start for what may be another data set.
+    expect(describeRejectedFile(result.files[0]!, result.quarantine, 0)).toMatch(/1 of them reuse event_ids loaded from other inputs .*to start over, run `instapro reset`$/);
     const { rows } = await session.ctx.db.query(`SELECT meta_data FROM ${raw()}.event WHERE event_id = 8`);
     expect(rows).toEqual([{ meta_data: '60_tuin_garden_7.63' }]);
     const q = await session.ctx.db.query<{ reason: string }>(`SELECT reason FROM ${raw()}.quarantine`);

@@ -177,6 +177,14 @@ describe('renderReport', () => {
     expect(document).toContain('run when this report was written');
   });
 
+  it("says when the results are the writing run's own test step, and its incremental scope", () => {
+    const fromRun: ReportData = { ...data, tests: { ...data.tests, source: 'run', report: { ...data.tests.report, scope: 'incremental' } } };
+    const out = renderReport(fromRun, FAKE_CHART_JS);
+    expect(out).toContain('run by the test step of the run that wrote this report');
+    expect(out).toContain('on the rows its model build merged, where schema.yml declares how');
+    expect(out).not.toContain('run when this report was written');
+  });
+
   it('marks partial weeks and months', () => {
     expect(document).toMatch(/<tr class="partial" data-period="2019-12-30">/);
     expect(document).toContain('3 / 31');
