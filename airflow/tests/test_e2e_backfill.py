@@ -6,7 +6,7 @@ into one partition per day (`events/date=YYYY-MM-DD/`) the way files land in pro
 events a few days late, some delivered twice (in a later partition, or twice in one), and one
 day's file uploaded again under another name, gzipped. The daily DAG then runs once per day, in
 order, as a backfill with `max_active_runs=1` runs them. After every run the stored snapshot must
-equal the independent reference (tests/availability_reference.py) over the events delivered so
+equal the reference implementation (test/reference/availability-snapshot.mjs) over the events delivered so
 far, on every day; after the last run, over the whole log.
 
 Needs INSTAPRO_TEST_DATABASE_URL, the built CLI and INSTAPRO_TEST_S3_ENDPOINT with its keys;
@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from availability_reference import compute_snapshot, read_availability_events
+from availability_reference import reference_snapshot
 from conftest import CLI_SCRIPT, airflow_environment, output_tail, run_airflow, unavailable
 
 pytestmark = pytest.mark.e2e
@@ -167,8 +167,10 @@ def test_daily_backfill_over_s3_partitions_keeps_every_day_of_the_snapshot_exact
     )
     schema = isolated_schemas["INSTAPRO_SCHEMA"]
     raw_schema = isolated_schemas["INSTAPRO_RAW_SCHEMA"]
-    every_event = {event.event_id: event for event in read_availability_events(landing_zone.log)}
+    header, *lines = landing_zone.log.read_text().splitlines(keepends=True)
+    line_of_event = {int(line.split(";", 1)[0]): line for line in lines}
     delivered: set[int] = set()
+    delivered_log = landing_zone.log.with_name("delivered_so_far.csv")
 
     for offset in range(DAYS):
         day = FIRST_DAY + timedelta(days=offset)
@@ -189,9 +191,8 @@ def test_daily_backfill_over_s3_partitions_keeps_every_day_of_the_snapshot_exact
                 sql.SQL("SELECT count(*), count(DISTINCT event_id) FROM {}.event").format(sql.Identifier(raw_schema))
             ).fetchone()
         # Every day so far, late events included, as the reference computes it from what was delivered.
-        expected = compute_snapshot(
-            [event for event_id, event in every_event.items() if event_id in delivered], FIRST_DAY, day
-        )
+        delivered_log.write_text(header + "".join(line_of_event[event_id] for event_id in sorted(delivered)))
+        expected = reference_snapshot(delivered_log, FIRST_DAY, day)
         assert stored == [(r.date, r.active_professionals_count, r.able_at_any_moment_count) for r in expected], (
             f"snapshot after the run for {day}"
         )
@@ -199,7 +200,7 @@ def test_daily_backfill_over_s3_partitions_keeps_every_day_of_the_snapshot_exact
         assert loaded_events == (len(delivered), len(delivered))
 
     # The whole log has been delivered: the final snapshot is the reference of every event.
-    assert delivered == {int(line.split(";", 1)[0]) for line in landing_zone.log.read_text().splitlines()[1:]}
-    expected = compute_snapshot(every_event.values(), FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1))
+    assert delivered == set(line_of_event)
+    expected = reference_snapshot(landing_zone.log, FIRST_DAY, FIRST_DAY + timedelta(days=DAYS - 1))
     assert max(row.active_professionals_count for row in expected) > 0
     assert stored == [(r.date, r.active_professionals_count, r.able_at_any_moment_count) for r in expected]

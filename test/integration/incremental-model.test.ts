@@ -12,8 +12,8 @@ import { buildAvailabilitySnapshot } from '../../src/snapshot/availability-snaps
 import { BACKENDS, createTestDatabase } from '../helpers/backends.js';
 import type { TestDatabase } from '../helpers/backends.js';
 import { HEADER, REAL_EVENT_LOG, eventLine, writeEventLogFile } from '../helpers/event-log-files.js';
-import type { ReferenceEvent } from '../helpers/reference-availability.js';
-import { referenceSnapshot } from '../helpers/reference-availability.js';
+import type { ReferenceEvent } from '../reference/availability-snapshot.mjs';
+import { referenceSnapshot } from '../reference/availability-snapshot.mjs';
 
 const ABLE = 'became_able_to_propose';
 const UNABLE = 'became_unable_to_propose';
