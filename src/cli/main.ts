@@ -290,7 +290,7 @@ exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acqui
     const out = new Output(options);
     await finish(out, async () => {
       const settings = settingsFrom(options);
-      const db = await openDatabase(settings, { onRetry: out.log });
+      const db = await openDatabase(settings, { log: out.log });
       try {
         // Like every pipeline command: a migrate beside another one (or beside a run) would race on the catalogs.
         await acquirePipelineLock(db, settings.rawSchema, settings.lockTimeoutSeconds, out.log);
@@ -313,7 +313,7 @@ exceeded, 6 data tests failed, 7 database unreachable, 8 pipeline lock not acqui
   ).action(async (query: string, options: CommonOptions & { format: OutputFormat; write?: boolean }) => {
     const out = new Output(options);
     await finish(out, async () => {
-      const db = await openDatabase(settingsFrom(options), { onRetry: out.log });
+      const db = await openDatabase(settingsFrom(options), { log: out.log });
       try {
         const result = await runUserSql(db, query, { write: options.write === true });
         if (options.json) Object.assign(out.summary, { fields: result.fields, rows: result.rows, row_count: result.rows.length });
