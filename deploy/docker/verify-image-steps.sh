@@ -104,6 +104,11 @@ step "smoke test: instapro migrate on the embedded database (finds sql/ next to 
 migrate_json=$(run_cli INSTAPRO_DATA_DIR="$work/embedded-db" -- migrate --json) || fail "migrate on the embedded database failed: $migrate_json"
 grep -q '"status":"succeeded"' <<<"$migrate_json" || fail "migrate did not succeed: $migrate_json"
 
+# The build stage's `npm run build` prepares it; without it every new embedded database runs initdb in the CLI (~700 MB).
+step "smoke test: a new embedded database is unpacked from the prepared data directory (dist/data-dir-archive/), not made by initdb"
+created=$(run_cli INSTAPRO_DATA_DIR="$work/embedded-db-new" -- sql 'select 1' 2>&1) || fail "instapro sql on a new embedded database failed: $created"
+grep -q 'from the prepared data directory' <<<"$created" || fail "the new embedded database was not unpacked from the prepared data directory: $created"
+
 step "image steps verified"
 if [ -n "${INSTAPRO_IMAGE_REPLAY_DIR:-}" ]; then
   echo "replayed runtime stage kept in $app_dir (CLI: $cli)"

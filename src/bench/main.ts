@@ -15,6 +15,8 @@ import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { checkArchive } from '../db/data-dir-archive.js';
+import { INITDB_PARAMS } from '../db/embedded.js';
 import { PACKAGE_ROOT } from '../db/sql-files.js';
 import { GENERATE_DEFAULTS } from '../generate/generate-event-log.js';
 import { currentChild, lastJsonLine, measure, CLI } from './measure.js';
@@ -131,7 +133,6 @@ class Bench {
   private readonly createdSchemas = new Set<string>();
   private admin: pg.Client | undefined;
   private psql = false;
-  private embeddedInit: RunResult['embeddedInit'];
   private stopping = false;
   postgresVersion = '';
 
@@ -358,7 +359,7 @@ class Bench {
     } finally {
       if (backend === 'server') await this.dropSchemas(all);
       await rm(dataDir, { recursive: true, force: true });
-      await rm(`${dataDir}.lock`, { recursive: true, force: true });
+      await rm(`${path.resolve(dataDir)}.flock`, { force: true });
       await rm(split.history, { force: true });
       await rm(split.day, { force: true });
       await this.release(events, stillNeeded);
@@ -400,13 +401,9 @@ class Bench {
     const schemas = this.newSchemas();
     const env = { INSTAPRO_DATA_DIR: dataDir, ...schemaEnv(schemas) };
     try {
-      // Creating a data directory (PGlite's initdb) is a one-off with a memory peak of its own: measured apart.
-      this.continueOrStop();
-      log('  instapro migrate (creates the embedded database)');
-      const init = await measure(process.execPath, [CLI, 'migrate', '--json'], { env: childEnv(env), probeDir: this.tmp, timeoutMs: this.options.timeoutSeconds * 1000, node: true });
-      if (init.exitCode !== 0) throw new Error(`instapro migrate failed on the embedded backend: ${init.stderr.trim().slice(-2000)}`);
-      this.embeddedInit = { seconds: init.wallSeconds, peakRssMb: init.peakRssMb };
-      log(`  created in ${init.wallSeconds.toFixed(1)} s, peak RSS ${init.peakRssMb?.toFixed(0) ?? '?'} MB`);
+      // The data directory does not exist yet: the measured run creates it, as a user's first run does.
+      const archive = await checkArchive(INITDB_PARAMS);
+      log(`  on a new data directory, which the run creates ${archive.usable ? 'from the prepared one' : `with initdb (no usable prepared one: ${archive.reason})`}`);
       const pipeline = await this.pipeline('embedded', events, ['--input', gen.file], env, this.embeddedStepTimes(env, schemas), () => directorySize(dataDir));
       this.record('embedded', events, gen, null, pipeline, loadBefore);
     } finally {
@@ -419,7 +416,6 @@ class Bench {
   private record(backend: Backend, events: number, gen: GeneratedFile, copy: RunResult['copy'], pipeline: PipelineMeasurement, loadBefore: number): void {
     const copyRate = copy && 'rowsPerSecond' in copy ? copy.rowsPerSecond : null;
     this.runs.push({
-      ...(backend === 'embedded' && this.embeddedInit ? { embeddedInit: this.embeddedInit } : {}),
       backend,
       events,
       loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? 0 },

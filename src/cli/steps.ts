@@ -46,7 +46,7 @@ export async function withSession(command: string, options: CommonOptions & Inpu
  */
 export async function withLockedDatabase<T>(options: CommonOptions, out: Output, body: (db: Database, settings: Settings) => Promise<T>): Promise<T> {
   const settings = settingsFrom(options);
-  const db = await openDatabase(settings, { onRetry: out.log });
+  const db = await openDatabase(settings, { log: out.log });
   try {
     await acquirePipelineLock(db, settings.rawSchema, settings.lockTimeoutSeconds, out.log);
     return await body(db, settings);

@@ -1,7 +1,8 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
+import { ArchiveError, checkArchive, extractArchive } from './data-dir-archive.js';
 import type { Database, QueryResult, Row } from './database.js';
 import { TEXT_TYPE_OIDS, identity, parseInt8 } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -27,8 +28,14 @@ const START_PARAMS = [
   '-c', `maintenance_work_mem=${MAINTENANCE_WORK_MEM}`,
 ];
 
-/** initdb would bootstrap with the default shared_buffers, and write it to postgresql.conf. */
-const INITDB_PARAMS = ['-c', `shared_buffers=${SHARED_BUFFERS}`];
+/**
+ * initdb would bootstrap with the default shared_buffers, and write it to postgresql.conf. The
+ * prepared data directory is made with these (data-dir-archive.ts), and used only while they match.
+ */
+export const INITDB_PARAMS: readonly string[] = ['-c', `shared_buffers=${SHARED_BUFFERS}`];
+
+/** Lies in a data directory while this module creates it: found later, the creation was cut short. */
+const CREATING_MARKER = '.instapro-creating';
 
 /**
  * PGlite's COPY reads one whole in-memory buffer per statement, so rows go in small bounded
@@ -49,28 +56,34 @@ const SEMI_SPACE_GROWTH_FACTOR = 1;
 /** One background WebAssembly compilation at a time: each task in flight holds compiler memory of its own. */
 const WASM_COMPILATION_TASKS = 1;
 
+export interface EmbeddedOptions extends LockOptions {
+  /** Told how a new data directory is created: from the prepared one, or by initdb and why. */
+  log?: (message: string) => void;
+}
+
 /**
  * Opens the embedded database. PGlite can only be opened by one process at a time, so a lock next
  * to the data directory serializes concurrent CLI invocations (the server backend relies on an
  * advisory lock instead).
  */
-export async function openEmbedded(dataDir: string, lockOptions: LockOptions): Promise<Database> {
+export async function openEmbedded(dataDir: string, options: EmbeddedOptions): Promise<Database> {
   try {
     await mkdir(dataDir, { recursive: true });
   } catch (error) {
     throw openFailure(dataDir, error);
   }
-  const lock = await lockDataDir(dataDir, lockOptions);
+  const lock = await lockDataDir(dataDir, options);
   const release = () => lock.release();
-  const wasEmpty = (await readdir(dataDir)).length === 0;
+  let creation: Creation = 'none';
   let pg: PGlite;
   try {
+    creation = await createDataDir(dataDir, options.log ?? (() => undefined));
     setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
     setFlagsFromString(`--semi-space-growth-factor=${SEMI_SPACE_GROWTH_FACTOR}`);
     setFlagsFromString(`--wasm-num-compilation-tasks=${WASM_COMPILATION_TASKS}`);
     pg = await PGlite.create(dataDir, {
       startParams: START_PARAMS,
-      initDbStartParams: INITDB_PARAMS,
+      initDbStartParams: [...INITDB_PARAMS],
       parsers: {
         [TEXT_TYPE_OIDS.int8]: parseInt8,
         [TEXT_TYPE_OIDS.date]: identity,
@@ -79,11 +92,12 @@ export async function openEmbedded(dataDir: string, lockOptions: LockOptions): P
         [TEXT_TYPE_OIDS.numeric]: identity,
       },
     });
+    if (creation === 'initdb') await rm(path.join(dataDir, CREATING_MARKER));
     // Reclaiming space must not stop the work: a file that cannot be removed now is retried next time.
     await removeOrphanRelationFiles(pg, dataDir).catch(() => undefined);
   } catch (error) {
     // What this call began to create is removed (a half-initialized directory cannot be opened later).
-    if (wasEmpty) for (const entry of await readdir(dataDir).catch(() => [])) await rm(path.join(dataDir, entry), { recursive: true, force: true }).catch(() => undefined);
+    if (creation !== 'none') await emptyDirectory(dataDir).catch(() => undefined);
     await release();
     throw openFailure(dataDir, error);
   }
@@ -137,6 +151,56 @@ export async function openEmbedded(dataDir: string, lockOptions: LockOptions): P
       }
     },
   };
+}
+
+/** How openEmbedded found the data directory: in use already, or created now, and how. */
+type Creation = 'none' | 'unpacked' | 'initdb';
+
+/**
+ * Creates the data directory when it is empty (or was left half-made), with the lock held. A
+ * marker file lies in it until the directory is complete, so a process killed while creating it
+ * leaves a directory the next one recognizes and creates again; a temporary sibling renamed into
+ * place would not do where the data directory is a mount point (a container volume).
+ * From the prepared data directory when it is there and fits this PGlite; else PGlite's initdb
+ * runs when PGlite opens the directory (a one-off peak of ~700 MB in this process).
+ */
+async function createDataDir(dataDir: string, log: (message: string) => void): Promise<Creation> {
+  const marker = path.join(dataDir, CREATING_MARKER);
+  const entries = await readdir(dataDir);
+  if (entries.includes(CREATING_MARKER)) {
+    log(`the embedded database in ${dataDir} was left half-created by a process that stopped; creating it again`);
+    await emptyDirectory(dataDir, CREATING_MARKER);
+  } else if (entries.length > 0) {
+    return 'none';
+  } else {
+    await writeFile(marker, '');
+  }
+  const archive = await checkArchive(INITDB_PARAMS);
+  let reason: string;
+  if (archive.usable) {
+    try {
+      await extractArchive(archive.file, archive.manifest, dataDir);
+      await rm(marker);
+      log(`created the embedded database in ${dataDir} from the prepared data directory (PGlite ${archive.manifest.pglite}, no initdb)`);
+      return 'unpacked';
+    } catch (error) {
+      // A file system failure (ENOSPC, EACCES) fails the open; a damaged archive falls back to initdb.
+      await emptyDirectory(dataDir, error instanceof ArchiveError ? CREATING_MARKER : undefined).catch(() => undefined);
+      if (!(error instanceof ArchiveError)) throw error;
+      reason = error.message;
+    }
+  } else {
+    reason = archive.reason;
+  }
+  log(
+    `no usable prepared data directory (${reason}): creating the embedded database in ${dataDir} with PGlite's initdb in this process, a one-off peak of ~700 MB of memory (\`npm run build\` prepares the directory)`,
+  );
+  return 'initdb';
+}
+
+/** Removes everything in `dir` but `keep`. */
+async function emptyDirectory(dir: string, keep?: string): Promise<void> {
+  for (const entry of await readdir(dir)) if (entry !== keep) await rm(path.join(dir, entry), { recursive: true, force: true });
 }
 
 /** Relation files are named <filenode>[_fsm|_vm|_init][.<segment>]. */

@@ -5,17 +5,17 @@ import { openEmbedded } from './embedded.js';
 import { openServer } from './server.js';
 
 export interface OpenOptions {
-  /** Told about waiting: connection retries, or another process holding the embedded database. */
-  onRetry?: (message: string) => void;
+  /** Diagnostics: connection retries, another process holding the embedded database, how a new one was created. */
+  log?: (message: string) => void;
 }
 
 /** Opens the configured backend: a server when a URL or host is set, else the embedded database. */
 export async function openDatabase(settings: Settings, options: OpenOptions = {}): Promise<Database> {
   const target = databaseTarget(settings);
-  if (target.kind === 'embedded') return openEmbedded(target.dataDir, { timeoutSeconds: settings.lockTimeoutSeconds, onWait: options.onRetry });
+  if (target.kind === 'embedded') return openEmbedded(target.dataDir, { timeoutSeconds: settings.lockTimeoutSeconds, onWait: options.log, log: options.log });
   return openServer(target, {
     retries: settings.connectRetries,
     initialDelayMs: settings.connectRetryDelayMs,
-    onRetry: options.onRetry,
+    onRetry: options.log,
   });
 }

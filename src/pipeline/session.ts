@@ -26,7 +26,7 @@ export class PipelineSession {
     settings: Settings,
     options: { log: (message: string) => void; progress: ProgressReporter },
   ): Promise<PipelineSession> {
-    const db = await openDatabase(settings, { onRetry: options.log });
+    const db = await openDatabase(settings, { log: options.log });
     try {
       const schemas = schemaNames(settings);
       await acquirePipelineLock(db, schemas.raw, settings.lockTimeoutSeconds, options.log);

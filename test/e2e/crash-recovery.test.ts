@@ -211,7 +211,7 @@ describe.concurrent('kill -9 during a 300,000-event ingest, then ingest again', 
     const dataDir = victim.env.INSTAPRO_DATA_DIR!;
     const lockFile = `${path.resolve(dataDir)}.flock`;
     await runCliExpecting(0, ['migrate'], { env: victim.env });
-    // The reference starts from a copy of the migrated, cleanly closed data directory (saves an initdb).
+    // The reference starts from a copy of the migrated, cleanly closed data directory (saves creating one).
     const referenceDir = await mkdtemp(path.join(tmpdir(), 'instapro-e2e-crash-reference-'));
     extraDirs.push(referenceDir);
     await cp(dataDir, referenceDir, { recursive: true });

@@ -35,6 +35,8 @@ export interface CliOptions {
   cwd?: string;
   /** The child is killed (SIGKILL) and the promise rejected after this long. */
   timeoutMs?: number;
+  /** Another build of the CLI (a copy of the package) instead of this repository's dist/cli/main.js. */
+  cli?: string;
 }
 
 export interface RunningCli {
@@ -62,7 +64,7 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
   requireBuiltCli();
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,7 +21,7 @@ export function addSqlCommand(program: Command): void {
   ).action(async (query: string, options: CommonOptions & { format: OutputFormat; write?: boolean }) => {
     const out = new Output(options);
     await finish(out, async () => {
-      const db = await openDatabase(settingsFrom(options), { onRetry: out.log });
+      const db = await openDatabase(settingsFrom(options), { log: out.log });
       try {
         const result = await runUserSql(db, query, { write: options.write === true });
         if (options.json) Object.assign(out.summary, { fields: result.fields, rows: result.rows, row_count: result.rows.length });
