@@ -144,6 +144,15 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(failures.map((f) => f.name)).toEqual(expect.arrayContaining(['reconcile_fct_event_with_raw', 'reconcile_fct_proposal_with_raw']));
   });
 
+  it('in the incremental scope, a new event or proposal missing from the facts is caught', async () => {
+    const everythingNew: TestScope = { kind: 'incremental', afterRunId: session.ctx.runId - 1 };
+    const dropNewest = (where: string) => `
+      DELETE FROM ${mart()}.professional_availability_history WHERE started_by_event_id IN (SELECT event_id FROM ${mart()}.fct_event WHERE ${where});
+      DELETE FROM ${mart()}.fct_event WHERE event_id = (SELECT max(event_id) FROM ${mart()}.fct_event WHERE ${where})`;
+    expect((await failuresAfter(dropNewest(`event_type = 'created_account'`), everythingNew)).map((f) => f.name)).toContain('reconcile_fct_event_with_raw');
+    expect((await failuresAfter(dropNewest(`event_type = 'proposed'`), everythingNew)).map((f) => f.name)).toContain('reconcile_fct_proposal_with_raw');
+  });
+
   it('lead_fee_non_negative catches a negative fee (with the check constraint dropped)', async () => {
     const failures = await failuresAfter(`
       ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_lead_fee_check;
