@@ -3,8 +3,8 @@
  *
  * Every setting can come from an environment variable (this is how the Kubernetes ConfigMap and
  * Secret reach the pods) and most from a CLI option, which wins. The Helm chart's ConfigMap and
- * Secret are tested against ENVIRONMENT_VARIABLES below, so adding a variable here is the one
- * place to start.
+ * Secret are tested against ENVIRONMENT_VARIABLES, derived from the SETTINGS table below, so adding
+ * a row there is the one place to start.
  */
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { z } from 'zod';
@@ -16,36 +16,9 @@ export interface EnvironmentVariable {
   secret: boolean;
   description: string;
   default?: string;
+  /** The CLI option that overrides it, where one does. */
+  option?: string;
 }
-
-export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = [
-  { name: 'INSTAPRO_DATABASE_URL', secret: true, description: 'Full PostgreSQL URL; overrides the INSTAPRO_DB_* parts. Unset with no INSTAPRO_DB_HOST: the embedded database is used.' },
-  { name: 'INSTAPRO_DB_HOST', secret: false, description: 'PostgreSQL server host. Setting it selects the server backend.' },
-  { name: 'INSTAPRO_DB_PORT', secret: false, description: 'PostgreSQL server port.', default: '5432' },
-  { name: 'INSTAPRO_DB_NAME', secret: false, description: 'PostgreSQL database name.', default: 'instapro' },
-  { name: 'INSTAPRO_DB_SSLMODE', secret: false, description: 'disable | require | verify-full (also the only values accepted as sslmode= in a database URL).', default: 'disable' },
-  { name: 'INSTAPRO_DB_USER', secret: true, description: 'PostgreSQL user.' },
-  { name: 'INSTAPRO_DB_PASSWORD', secret: true, description: 'PostgreSQL password.' },
-  { name: 'INSTAPRO_DATA_DIR', secret: false, description: 'Directory of the embedded (PGlite) database.', default: '.instapro/db' },
-  { name: 'INSTAPRO_INPUT', secret: false, description: 'Comma-separated inputs read by ingest when --input is not given: files (.csv, .csv.gz), directories, glob patterns, s3://bucket/prefix URLs.' },
-  { name: 'INSTAPRO_MAX_REJECT_RATIO', secret: false, description: 'Largest share of rejected rows per file before ingest fails.', default: '0.001' },
-  { name: 'INSTAPRO_SCHEMA', secret: false, description: 'Schema of the analyst-facing tables.', default: 'instapro' },
-  { name: 'INSTAPRO_RAW_SCHEMA', secret: false, description: 'Schema of the raw layer (events as loaded, quarantine, run log).', default: 'instapro_raw' },
-  { name: 'INSTAPRO_STAGING_SCHEMA', secret: false, description: 'Schema of the staging views.', default: 'instapro_staging' },
-  { name: 'INSTAPRO_CONNECT_RETRIES', secret: false, description: 'Connection attempts after the first one fails.', default: '5' },
-  { name: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, description: 'First retry delay; it doubles on each attempt.', default: '500' },
-  { name: 'INSTAPRO_EVENT_DATE_MIN', secret: false, description: 'Earliest plausible event date (YYYY-MM-DD); earlier rows are quarantined.', default: '2000-01-01' },
-  { name: 'INSTAPRO_EVENT_DATE_MAX', secret: false, description: 'Latest plausible event date (YYYY-MM-DD); later rows are quarantined. Unset: tomorrow (UTC) at the time of the ingest.' },
-  { name: 'INSTAPRO_LOCK_TIMEOUT', secret: false, description: 'Seconds to wait for another run holding the pipeline lock (or the embedded database) before giving up with exit 8; 0: do not wait.', default: '1800' },
-  { name: 'INSTAPRO_MODEL_WORK_MEM', secret: false, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks); server backend only.', default: '256MB' },
-  { name: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load); server backend only.', default: '512MB' },
-  { name: 'AWS_ACCESS_KEY_ID', secret: true, description: 'S3 access key for s3:// inputs. Unset: the AWS SDK default credential chain.' },
-  { name: 'AWS_SECRET_ACCESS_KEY', secret: true, description: 'S3 secret key for s3:// inputs.' },
-  { name: 'AWS_REGION', secret: false, description: 'S3 region.', default: 'us-east-1' },
-  { name: 'AWS_ENDPOINT_URL_S3', secret: false, description: 'S3 endpoint of a non-AWS store (SeaweedFS, MinIO, ...); wins over AWS_ENDPOINT_URL.' },
-  { name: 'AWS_ENDPOINT_URL', secret: false, description: 'Endpoint for every AWS service; used for S3 when AWS_ENDPOINT_URL_S3 is unset.' },
-  { name: 'INSTAPRO_S3_FORCE_PATH_STYLE', secret: false, description: 'true: address buckets as <endpoint>/<bucket> (most non-AWS stores need it), not <bucket>.<endpoint>.', default: 'false' },
-];
 
 /**
  * sslmode values accepted, in INSTAPRO_DB_SSLMODE and in a URL alike. Not libpq's `allow`,
@@ -71,35 +44,63 @@ const calendarDate = z
     return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === value;
   }, 'must be a real calendar date');
 
+/**
+ * The settings, one row each: its environment variable, whether it is secret, the CLI option that
+ * overrides it (if any), its default, its validation and its description. The list of variables,
+ * the validation and the variable named in an error are all derived from this table.
+ */
+const SETTINGS = {
+  databaseUrl: { env: 'INSTAPRO_DATABASE_URL', secret: true, option: '--database-url', schema: z.string().min(1).optional(), description: 'Full PostgreSQL URL; overrides the INSTAPRO_DB_* parts. Unset with no INSTAPRO_DB_HOST: the embedded database is used.' },
+  dbHost: { env: 'INSTAPRO_DB_HOST', secret: false, schema: z.string().min(1).optional(), description: 'PostgreSQL server host. Setting it selects the server backend.' },
+  dbPort: { env: 'INSTAPRO_DB_PORT', secret: false, default: '5432', schema: z.coerce.number().int().min(1).max(65535), description: 'PostgreSQL server port.' },
+  dbName: { env: 'INSTAPRO_DB_NAME', secret: false, default: 'instapro', schema: z.string().min(1), description: 'PostgreSQL database name.' },
+  dbSslMode: { env: 'INSTAPRO_DB_SSLMODE', secret: false, default: 'disable', schema: z.enum(SSL_MODES), description: 'disable | require | verify-full (also the only values accepted as sslmode= in a database URL).' },
+  dbUser: { env: 'INSTAPRO_DB_USER', secret: true, schema: z.string().optional(), description: 'PostgreSQL user.' },
+  dbPassword: { env: 'INSTAPRO_DB_PASSWORD', secret: true, schema: z.string().optional(), description: 'PostgreSQL password.' },
+  dataDir: { env: 'INSTAPRO_DATA_DIR', secret: false, option: '--data-dir', default: '.instapro/db', schema: z.string().min(1), description: 'Directory of the embedded (PGlite) database.' },
+  input: { env: 'INSTAPRO_INPUT', secret: false, option: '--input', schema: z.array(z.string().min(1)), description: 'Comma-separated inputs read by ingest when --input is not given: files (.csv, .csv.gz), directories, glob patterns, s3://bucket/prefix URLs.' },
+  maxRejectRatio: { env: 'INSTAPRO_MAX_REJECT_RATIO', secret: false, option: '--max-reject-ratio', default: '0.001', schema: z.coerce.number().min(0).max(1), description: 'Largest share of rejected rows per file before ingest fails.' },
+  martSchema: { env: 'INSTAPRO_SCHEMA', secret: false, default: 'instapro', schema: identifier, description: 'Schema of the analyst-facing tables.' },
+  rawSchema: { env: 'INSTAPRO_RAW_SCHEMA', secret: false, default: 'instapro_raw', schema: identifier, description: 'Schema of the raw layer (events as loaded, quarantine, run log).' },
+  stagingSchema: { env: 'INSTAPRO_STAGING_SCHEMA', secret: false, default: 'instapro_staging', schema: identifier, description: 'Schema of the staging views.' },
+  connectRetries: { env: 'INSTAPRO_CONNECT_RETRIES', secret: false, default: '5', schema: z.coerce.number().int().min(0).max(100), description: 'Connection attempts after the first one fails.' },
+  connectRetryDelayMs: { env: 'INSTAPRO_CONNECT_RETRY_DELAY_MS', secret: false, default: '500', schema: z.coerce.number().int().min(0).max(600_000), description: 'First retry delay; it doubles on each attempt.' },
+  eventDateMin: { env: 'INSTAPRO_EVENT_DATE_MIN', secret: false, default: '2000-01-01', schema: calendarDate, description: 'Earliest plausible event date (YYYY-MM-DD); earlier rows are quarantined.' },
+  eventDateMax: { env: 'INSTAPRO_EVENT_DATE_MAX', secret: false, schema: calendarDate.optional(), description: 'Latest plausible event date (YYYY-MM-DD); later rows are quarantined. Unset: tomorrow (UTC) at the time of the ingest.' },
+  lockTimeoutSeconds: { env: 'INSTAPRO_LOCK_TIMEOUT', secret: false, option: '--lock-timeout', default: '1800', schema: z.coerce.number().int().min(0).max(7 * 24 * 3600), description: 'Seconds to wait for another run holding the pipeline lock (or the embedded database) before giving up with exit 8; 0: do not wait.' },
+  modelWorkMem: { env: 'INSTAPRO_MODEL_WORK_MEM', secret: false, default: '256MB', schema: memorySize, description: 'PostgreSQL work_mem for the model rebuild transaction only (hash aggregates, joins, foreign-key checks); server backend only.' },
+  modelMaintenanceWorkMem: { env: 'INSTAPRO_MODEL_MAINTENANCE_WORK_MEM', secret: false, default: '512MB', schema: memorySize, description: 'PostgreSQL maintenance_work_mem for the model rebuild transaction only (primary keys and indexes re-created after the load); server backend only.' },
+  awsAccessKeyId: { env: 'AWS_ACCESS_KEY_ID', secret: true, schema: z.string().optional(), description: 'S3 access key for s3:// inputs. Unset: the AWS SDK default credential chain.' },
+  awsSecretAccessKey: { env: 'AWS_SECRET_ACCESS_KEY', secret: true, schema: z.string().optional(), description: 'S3 secret key for s3:// inputs.' },
+  awsRegion: { env: 'AWS_REGION', secret: false, default: 'us-east-1', schema: z.string().min(1), description: 'S3 region.' },
+  awsEndpointUrlS3: { env: 'AWS_ENDPOINT_URL_S3', secret: false, schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(), description: 'S3 endpoint of a non-AWS store (SeaweedFS, MinIO, ...); wins over AWS_ENDPOINT_URL.' },
+  awsEndpointUrl: { env: 'AWS_ENDPOINT_URL', secret: false, schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(), description: 'Endpoint for every AWS service; used for S3 when AWS_ENDPOINT_URL_S3 is unset.' },
+  s3ForcePathStyle: { env: 'INSTAPRO_S3_FORCE_PATH_STYLE', secret: false, default: 'false', schema: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'), description: 'true: address buckets as <endpoint>/<bucket> (most non-AWS stores need it), not <bucket>.<endpoint>.' },
+} satisfies Record<string, SettingSpec>;
+
+interface SettingSpec {
+  env: string;
+  secret: boolean;
+  /** The CLI option that overrides the variable, where one does. */
+  option?: string;
+  default?: string;
+  schema: z.ZodType;
+  description: string;
+}
+
+type SettingsShape = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['schema'] };
+const settingsShape = Object.fromEntries(Object.entries(SETTINGS).map(([key, spec]) => [key, spec.schema])) as SettingsShape;
+
+export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariable[] = Object.values(SETTINGS).map((spec: SettingSpec) => ({
+  name: spec.env,
+  secret: spec.secret,
+  description: spec.description,
+  ...(spec.default !== undefined ? { default: spec.default } : {}),
+  ...(spec.option !== undefined ? { option: spec.option } : {}),
+}));
+
 const settingsSchema = z
-  .object({
-    databaseUrl: z.string().min(1).optional(),
-    dbHost: z.string().min(1).optional(),
-    dbPort: z.coerce.number().int().min(1).max(65535),
-    dbName: z.string().min(1),
-    dbSslMode: z.enum(SSL_MODES),
-    dbUser: z.string().optional(),
-    dbPassword: z.string().optional(),
-    dataDir: z.string().min(1),
-    input: z.array(z.string().min(1)),
-    maxRejectRatio: z.coerce.number().min(0).max(1),
-    martSchema: identifier,
-    rawSchema: identifier,
-    stagingSchema: identifier,
-    connectRetries: z.coerce.number().int().min(0).max(100),
-    connectRetryDelayMs: z.coerce.number().int().min(0).max(600_000),
-    eventDateMin: calendarDate,
-    eventDateMax: calendarDate.optional(),
-    lockTimeoutSeconds: z.coerce.number().int().min(0).max(7 * 24 * 3600),
-    modelWorkMem: memorySize,
-    modelMaintenanceWorkMem: memorySize,
-    awsAccessKeyId: z.string().optional(),
-    awsSecretAccessKey: z.string().optional(),
-    awsRegion: z.string().min(1),
-    awsEndpointUrlS3: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-    awsEndpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-    s3ForcePathStyle: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
-  })
+  .object(settingsShape)
   .refine((s) => new Set([s.martSchema, s.rawSchema, s.stagingSchema]).size === 3, {
     message: 'INSTAPRO_SCHEMA, INSTAPRO_RAW_SCHEMA and INSTAPRO_STAGING_SCHEMA must differ',
   })
@@ -118,42 +119,11 @@ export interface SettingOverrides {
   lockTimeout?: string | number;
 }
 
-const SETTING_BY_ENV: Record<string, keyof Settings> = {
-  INSTAPRO_DATABASE_URL: 'databaseUrl',
-  INSTAPRO_DB_HOST: 'dbHost',
-  INSTAPRO_DB_PORT: 'dbPort',
-  INSTAPRO_DB_NAME: 'dbName',
-  INSTAPRO_DB_SSLMODE: 'dbSslMode',
-  INSTAPRO_DB_USER: 'dbUser',
-  INSTAPRO_DB_PASSWORD: 'dbPassword',
-  INSTAPRO_DATA_DIR: 'dataDir',
-  INSTAPRO_INPUT: 'input',
-  INSTAPRO_MAX_REJECT_RATIO: 'maxRejectRatio',
-  INSTAPRO_SCHEMA: 'martSchema',
-  INSTAPRO_RAW_SCHEMA: 'rawSchema',
-  INSTAPRO_STAGING_SCHEMA: 'stagingSchema',
-  INSTAPRO_CONNECT_RETRIES: 'connectRetries',
-  INSTAPRO_CONNECT_RETRY_DELAY_MS: 'connectRetryDelayMs',
-  INSTAPRO_LOCK_TIMEOUT: 'lockTimeoutSeconds',
-  INSTAPRO_EVENT_DATE_MIN: 'eventDateMin',
-  INSTAPRO_EVENT_DATE_MAX: 'eventDateMax',
-  INSTAPRO_MODEL_WORK_MEM: 'modelWorkMem',
-  INSTAPRO_MODEL_MAINTENANCE_WORK_MEM: 'modelMaintenanceWorkMem',
-  AWS_ACCESS_KEY_ID: 'awsAccessKeyId',
-  AWS_SECRET_ACCESS_KEY: 'awsSecretAccessKey',
-  AWS_REGION: 'awsRegion',
-  AWS_ENDPOINT_URL_S3: 'awsEndpointUrlS3',
-  AWS_ENDPOINT_URL: 'awsEndpointUrl',
-  INSTAPRO_S3_FORCE_PATH_STYLE: 's3ForcePathStyle',
-};
-
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: SettingOverrides = {}): Settings {
   const raw: Record<string, unknown> = {};
-  for (const variable of ENVIRONMENT_VARIABLES) {
-    const key = SETTING_BY_ENV[variable.name];
-    if (!key) throw new Error(`no setting mapped for ${variable.name}`);
-    const value = env[variable.name];
-    const chosen = value !== undefined && value !== '' ? value : variable.default;
+  for (const [key, spec] of Object.entries(SETTINGS) as [string, SettingSpec][]) {
+    const value = env[spec.env];
+    const chosen = value !== undefined && value !== '' ? value : spec.default;
     if (chosen !== undefined) raw[key] = chosen;
   }
   raw.input = typeof raw.input === 'string' ? raw.input.split(',').map((p) => p.trim()).filter(Boolean) : [];
@@ -165,10 +135,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
 
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
-    const envByKey = Object.fromEntries(Object.entries(SETTING_BY_ENV).map(([env, key]) => [key, env]));
     const problems = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? '');
-      return `${envByKey[key] ?? 'configuration'}: ${issue.message}`;
+      const spec = (SETTINGS as Record<string, SettingSpec>)[String(issue.path[0] ?? '')];
+      return `${spec?.env ?? 'configuration'}: ${issue.message}`;
     });
     throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
   }

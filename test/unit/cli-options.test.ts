@@ -13,6 +13,7 @@ describe('the CLI options', () => {
       const [, name, defaultValue] = /\(env ([A-Z0-9_]+)(?:[^)]*?default ([^;,)\s]+))?/.exec(option.description) ?? [];
       const variable = ENVIRONMENT_VARIABLES.find((v) => v.name === name);
       expect(variable, `${option.command} ${option.flag}: ${name}`).toBeDefined();
+      expect(variable?.option, `${option.command} ${option.flag}: the option the table names for ${name}`).toBe(option.flag);
       if (defaultValue !== undefined) expect(defaultValue, `${option.command} ${option.flag}`).toBe(variable?.default);
     }
   });
