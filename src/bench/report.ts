@@ -64,10 +64,16 @@ export interface TargetResult {
 }
 
 export const TARGETS = {
-  ingestToCopyRatio: 0.5,
+  ingestToCopyRatio: 0.75,
   e2eEvents: 10_000_000,
-  e2eSeconds: 120,
+  e2eSeconds: 30,
+  /** A whole first run costs at most this many times the `\copy` of the same file. */
+  e2eToCopy: 4,
   peakRssMb: 300,
+  /** The embedded backend's end to end time at most this many times the server's, same size. */
+  embeddedToServer: 1.5,
+  /** The run's schemas at most this many times the input file, at the largest server size. */
+  databaseToFile: 2.5,
   /** Snapshot time may grow as events^exponent; 1 is linear, the rest is allowance for timing noise. */
   snapshotMaxExponent: 1.1,
   dailyEvents: 10_000_000,
@@ -126,6 +132,35 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetResult[] {
           (withRss.some((r) => r.backend === 'embedded') ? ' (the embedded run creates its data directory)' : '')
         : 'not measured',
     status: withRss.length === 0 ? 'N/A' : withRss.every((r) => (r.pipeline.peakRssMb as number) < TARGETS.peakRssMb) ? 'PASS' : 'MISS',
+  });
+
+  const withCopy = server.filter((r) => isCopy(r.copy));
+  const e2eToCopy = (r: RunResult): number => r.pipeline.e2eSeconds / (r.copy as CopyBaseline).seconds;
+  results.push({
+    name: 'end to end vs psql \\copy',
+    target: `<= ${TARGETS.e2eToCopy}x the \\copy time of the same file (server)`,
+    measured: withCopy.length > 0 ? withCopy.map((r) => `x${e2eToCopy(r).toFixed(1)} at ${fmtInt(r.events)}`).join(', ') : 'not measured',
+    status: withCopy.length === 0 ? 'N/A' : withCopy.every((r) => e2eToCopy(r) <= TARGETS.e2eToCopy) ? 'PASS' : 'MISS',
+  });
+
+  const pairs = runs
+    .filter((r) => r.backend === 'embedded' && r.pipeline.status === 'succeeded')
+    .map((embedded) => ({ embedded, server: server.find((r) => r.events === embedded.events) }))
+    .filter((pair): pair is { embedded: RunResult; server: RunResult } => pair.server !== undefined);
+  const embeddedRatio = (pair: { embedded: RunResult; server: RunResult }): number => pair.embedded.pipeline.e2eSeconds / pair.server.pipeline.e2eSeconds;
+  results.push({
+    name: 'embedded vs server',
+    target: `embedded end to end <= ${TARGETS.embeddedToServer}x the server's, same size`,
+    measured: pairs.length > 0 ? pairs.map((p) => `x${embeddedRatio(p).toFixed(2)} at ${fmtInt(p.embedded.events)} (${fmtSec(p.embedded.pipeline.e2eSeconds)} s vs ${fmtSec(p.server.pipeline.e2eSeconds)} s)`).join(', ') : 'needs an embedded and a server run of one size',
+    status: pairs.length === 0 ? 'N/A' : pairs.every((p) => embeddedRatio(p) <= TARGETS.embeddedToServer) ? 'PASS' : 'MISS',
+  });
+
+  const sized = largest && largest.pipeline.databaseMb !== null ? largest : undefined;
+  results.push({
+    name: 'database size',
+    target: `<= ${TARGETS.databaseToFile}x the input file, largest server size`,
+    measured: sized ? `${fmtMb(sized.pipeline.databaseMb)} MB for a ${fmtMb(sized.fileMb)} MB file: x${((sized.pipeline.databaseMb as number) / sized.fileMb).toFixed(1)} at ${fmtInt(sized.events)}` : 'not measured',
+    status: !sized ? 'N/A' : (sized.pipeline.databaseMb as number) / sized.fileMb <= TARGETS.databaseToFile ? 'PASS' : 'MISS',
   });
 
   const snap = server.filter((r) => r.pipeline.steps.snapshot !== undefined).sort((a, b) => a.events - b.events);
