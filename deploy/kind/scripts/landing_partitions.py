@@ -4,23 +4,27 @@
   split     writes an event log as day partitions, <out>/events/date=YYYY-MM-DD/events.csv (each
             with the header), the layout of the landing zone; the day is the date of created_at.
   expected  prints the snapshot rows ("date|active|able_at_any_moment") that daily runs over the
-            given days must store, computed from those days' partitions alone by the independent
-            reference of the Airflow tests (airflow/tests/availability_reference.py), not by the CLI.
+            given days must store, computed from those days' partitions alone by the project's
+            reference implementation (test/reference/availability-snapshot.mjs, run with node
+            through airflow/tests/availability_reference.py), not by the CLI.
 
-Standard library only: it runs on the CI runner and on a laptop without a venv.
+Standard library and node only: it runs on the CI runner and on a laptop without a venv.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPOSITORY / "airflow" / "tests"))
 
-from availability_reference import EXPECTED_HEADER, compute_snapshot, read_availability_events  # noqa: E402
+from availability_reference import reference_snapshot  # noqa: E402
+
+EXPECTED_HEADER = ["event_id", "event_type", "professional_id_anonymized", "created_at", "meta_data"]
 
 
 def partition_file(root: Path, day: str) -> Path:
@@ -55,13 +59,17 @@ def split(event_log: Path, out: Path) -> int:
 
 
 def expected(partitions: Path, days: list[date]) -> list[str]:
-    events = []
-    for day in days:
-        path = partition_file(partitions, day.isoformat())
-        if not path.is_file():
-            raise SystemExit(f"no partition for {day}: {path}")
-        events.extend(read_availability_events(path))
-    rows = compute_snapshot(events, min(days), max(days))
+    with tempfile.TemporaryDirectory() as scratch:
+        # The days' partitions as one log, for the reference.
+        log = Path(scratch) / "event_log.csv"
+        with log.open("w", encoding="utf-8") as out:
+            out.write(";".join(EXPECTED_HEADER) + "\n")
+            for day in days:
+                path = partition_file(partitions, day.isoformat())
+                if not path.is_file():
+                    raise SystemExit(f"no partition for {day}: {path}")
+                out.writelines(path.read_text(encoding="utf-8").splitlines(keepends=True)[1:])
+        rows = reference_snapshot(log, min(days), max(days))
     wanted = set(days)
     return [f"{row.date}|{row.active_professionals_count}|{row.able_at_any_moment_count}" for row in rows if row.date in wanted]
 
