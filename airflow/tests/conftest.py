@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -124,6 +124,23 @@ def no_retry_pipelines_config(tmp_path_factory: pytest.TempPathFactory, pipeline
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
+
+
+@pytest.fixture(scope="session")
+def local_run_environment(airflow_home: Path, no_retry_pipelines_config: Path) -> Callable[[Mapping[str, str]], dict[str, str]]:
+    """The environment of an `airflow dags test` in local mode, retries off, plus the test's own."""
+
+    def environment(extra: Mapping[str, str]) -> dict[str, str]:
+        return airflow_environment(
+            airflow_home,
+            {
+                "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
+                "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
+                **extra,
+            },
+        )
+
+    return environment
 
 # -- End-to-end prerequisites: a PostgreSQL server, the built CLI -----------------------------
 

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import pytest
 from availability_reference import reference_snapshot
-from conftest import CLI_SCRIPT, airflow_environment, output_tail, run_airflow, unavailable
+from conftest import CLI_SCRIPT, output_tail, run_airflow, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -144,16 +144,13 @@ def landing_zone(tmp_path: Path, built_cli: Path, s3_store: S3Store):
 
 def test_daily_backfill_over_s3_partitions_keeps_every_day_of_the_snapshot_exact(
     # Prerequisites first: a skipped test should not wait for `airflow db migrate`.
-    database_url, built_cli, s3_store, landing_zone, airflow_home, no_retry_pipelines_config, isolated_schemas
+    database_url, built_cli, s3_store, landing_zone, local_run_environment, isolated_schemas
 ):
     import psycopg
     from psycopg import sql
 
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_DATABASE_URL": database_url,
             # The deployment's landing zone, as the chart sets it (an Airflow Variable).
             "AIRFLOW_VAR_INSTAPRO_INPUT_TEMPLATE": f"s3://{landing_zone.bucket}/events/date={{{{ ds }}}}/",

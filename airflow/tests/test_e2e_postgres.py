@@ -16,7 +16,7 @@ from pathlib import Path
 import pendulum
 import pytest
 from availability_reference import AVAILABILITY_EVENT_TYPES, reference_snapshot
-from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow, unavailable
+from conftest import REPO_ROOT, output_tail, run_airflow, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,7 @@ def busiest_day(event_log: Path) -> date:
 
 def test_daily_dag_stores_the_correct_snapshot_for_its_interval(
     # Prerequisites first: a skipped test should not wait for `airflow db migrate`.
-    database_url, built_cli, event_log, airflow_home, no_retry_pipelines_config, isolated_schemas
+    database_url, built_cli, event_log, local_run_environment, isolated_schemas
 ):
     import psycopg
     from airflow.timetables.interval import CronDataIntervalTimetable
@@ -60,11 +60,8 @@ def test_daily_dag_stores_the_correct_snapshot_for_its_interval(
     first_day, last_day = interval.start.date(), interval.end.date() - timedelta(days=1)
     assert (first_day, last_day) == (day, day)
 
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_DATABASE_URL": database_url,
             # The deployment's input template (an Airflow Variable), here one file for every day.
             "AIRFLOW_VAR_INSTAPRO_INPUT_TEMPLATE": str(event_log),

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, airflow_environment, output_tail, run_airflow
+from conftest import REPO_ROOT, output_tail, run_airflow
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +45,11 @@ def recorded_calls(record: Path) -> list[dict]:
 
 
 def test_weekly_run_executes_the_steps_in_order_for_its_week(
-    airflow_home, no_retry_pipelines_config, stand_in_cli
+    local_run_environment, stand_in_cli
 ):
     command, record = stand_in_cli
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_CLI": command,
             "INSTAPRO_SCHEMA": "set_on_the_worker",
             "INSTAPRO_INPUT": "/set/on/the/worker.csv",
@@ -82,13 +79,10 @@ def test_weekly_run_executes_the_steps_in_order_for_its_week(
     assert "stand-in CLI ran snapshot --from 2020-03-01 --to 2020-03-07" in output
 
 
-def test_monthly_run_is_one_full_refresh_of_its_month(airflow_home, no_retry_pipelines_config, stand_in_cli):
+def test_monthly_run_is_one_full_refresh_of_its_month(local_run_environment, stand_in_cli):
     command, record = stand_in_cli
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_CLI": command,
             "STAND_IN_CLI_RECORD": str(record),
         },
@@ -102,13 +96,10 @@ def test_monthly_run_is_one_full_refresh_of_its_month(airflow_home, no_retry_pip
     assert calls[0]["input"] is None
 
 
-def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retry_pipelines_config, stand_in_cli):
+def test_failing_step_fails_the_run_and_stops_the_pipeline(local_run_environment, stand_in_cli):
     command, record = stand_in_cli
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_CLI": command,
             "STAND_IN_CLI_RECORD": str(record),
             "STAND_IN_CLI_FAIL_ON": "model",
@@ -122,13 +113,10 @@ def test_failing_step_fails_the_run_and_stops_the_pipeline(airflow_home, no_retr
     assert "non-zero exit code 4" in output
 
 
-def test_unbuilt_cli_fails_the_task_saying_how_to_build_it(airflow_home, no_retry_pipelines_config, tmp_path):
+def test_unbuilt_cli_fails_the_task_saying_how_to_build_it(local_run_environment, tmp_path):
     missing = tmp_path / "not built" / "dist" / "cli" / "main.js"
-    environment = airflow_environment(
-        airflow_home,
+    environment = local_run_environment(
         {
-            "INSTAPRO_AIRFLOW_EXECUTION_MODE": "local",
-            "INSTAPRO_AIRFLOW_PIPELINES_CONFIG": str(no_retry_pipelines_config),
             "INSTAPRO_CLI": shlex.join(["node", str(missing)]),
         },
     )
