@@ -61,6 +61,18 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
     expect(report.passed).toBeGreaterThan(100);
   });
 
+  it('run with JIT off, and leave the setting of the session as it was', async () => {
+    const jit = async () => (await session.ctx.db.query<{ jit: string }>(`SELECT current_setting('jit') AS jit`)).rows[0]?.jit;
+    // A test that fails while JIT is on.
+    const jitOn = compileTests({ version: 1, tables: [], tests: [{ name: 'jit_is_on', description: 'x', severity: 'error', sql: "SELECT 1 WHERE current_setting('jit') = 'on'" }] }, session.ctx.schemas);
+    for (const setting of ['on', 'off']) {
+      await session.ctx.db.query(`SELECT set_config('jit', $1, false)`, [setting]);
+      const report = await runTests(session.ctx.db, jitOn);
+      expect(report.results.map((r) => r.status)).toEqual(['pass']);
+      expect(await jit()).toBe(setting);
+    }
+  });
+
   it('a test whose constraint is in place reads no rows; the others run', async () => {
     const report = await runDataTests(session.ctx);
     const guarded = new Set(report.results.filter((r) => r.guarded_by_constraint).map((r) => r.name));
