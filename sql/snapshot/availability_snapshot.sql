@@ -18,12 +18,14 @@ WITH bounds AS (
     SELECT {{from_date}} AS from_date, {{to_date}} AS to_date
 ),
 availability_event AS (
-    -- A literal list (from dim_event_type), so fct_event_availability_date_idx can find the range's events.
+    -- A literal list (from dim_event_type), so fct_event_availability_date_idx can find the range's
+    -- events; the same range on created_at confines the scan to its partitions.
     SELECT e.professional_id, e.event_date, e.created_at, e.event_id,
            e.event_type = 'became_able_to_propose' AS is_able
     FROM {{mart}}.fct_event AS e
     WHERE e.event_type IN {{availability_event_types}}
       AND e.event_date BETWEEN {{from_date}} AND {{to_date}}
+      AND e.created_at >= {{from_date}} AND e.created_at < {{to_date}} + 1
 ),
 professional_day AS (
     -- The last availability event of the day decides the state at the day's end.

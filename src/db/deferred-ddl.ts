@@ -14,13 +14,14 @@ export interface DeferredDdl {
  * them (recreateDeferred): PostgreSQL then builds each key and index with one sort and checks
  * each foreign key with one join, instead of an index insertion and a trigger call per row
  * (several times faster on large loads). Returned in drop order: foreign keys first, as they
- * depend on the keys they reference. A key's NOT NULL stays on its columns.
+ * depend on the keys they reference. A key's NOT NULL stays on its columns. Constraints that
+ * PostgreSQL derives from another (a foreign key's copies per referenced partition) go with it.
  */
 export async function deferrableConstraintsAndIndexes(db: Database, schema: string, tables: readonly string[]): Promise<DeferredDdl[]> {
   const { rows: constraints } = await db.query<{ tbl: string; name: string; def: string }>(
     `SELECT c.conrelid::regclass::text AS tbl, quote_ident(c.conname) AS name, pg_get_constraintdef(c.oid) AS def
      FROM pg_constraint AS c JOIN pg_class AS t ON t.oid = c.conrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace
-     WHERE c.contype IN ('f', 'p', 'u') AND n.nspname = $1 AND t.relname = ANY ($2::text[])
+     WHERE c.contype IN ('f', 'p', 'u') AND c.conparentid = 0 AND n.nspname = $1 AND t.relname = ANY ($2::text[])
      ORDER BY c.contype = 'f' DESC, 1, 2`,
     [schema, tables],
   );
@@ -35,7 +36,8 @@ export async function deferrableConstraintsAndIndexes(db: Database, schema: stri
   );
   return [
     ...constraints.map((c) => ({ name: c.name, drop: `ALTER TABLE ${c.tbl} DROP CONSTRAINT ${c.name}`, create: `ALTER TABLE ${c.tbl} ADD CONSTRAINT ${c.name} ${c.def}` })),
-    ...indexes.map((ix) => ({ name: ix.name, drop: `DROP INDEX ${ix.qualified}`, create: ix.def })),
+    // A partitioned table's index is defined ON ONLY the parent; created without ONLY it is built on every partition.
+    ...indexes.map((ix) => ({ name: ix.name, drop: `DROP INDEX ${ix.qualified}`, create: ix.def.replace(/ ON ONLY /, ' ON ') })),
   ];
 }
 

@@ -111,7 +111,7 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
   it('a constraint that guards a column test is required even when the data is still clean', async () => {
     // With the constraints in place the column tests read no rows; dropping one must not go unnoticed.
     const failures = await failuresAfter(`
-      ALTER TABLE ${mart()}.fct_event ALTER COLUMN created_at DROP NOT NULL;
+      ALTER TABLE ${mart()}.fct_event ALTER COLUMN event_date DROP NOT NULL;
       ALTER TABLE ${mart()}.professional_availability_history DROP CONSTRAINT professional_availability_history_started_by_event_id_key;
       ALTER TABLE ${mart()}.fct_event DROP CONSTRAINT fct_event_date_key_fkey`);
     expect(failures).toEqual([
@@ -154,6 +154,18 @@ describe.each(BACKENDS)('data tests on the %s backend', (backend) => {
       UPDATE ${mart()}.fct_proposal SET lead_fee = lead_fee + 1 WHERE event_id = (SELECT min(event_id) FROM ${mart()}.fct_proposal);
       DELETE FROM ${mart()}.fct_event WHERE event_id = (SELECT max(event_id) FROM ${mart()}.fct_event WHERE event_type = 'created_account')`);
     expect(failures.map((f) => f.name)).toEqual(expect.arrayContaining(['reconcile_fct_event_with_raw', 'reconcile_fct_proposal_with_raw']));
+  });
+
+  it('availability_period_started_by_its_event catches a period pointing at another event, in both scopes', async () => {
+    // A period now claims one of its professional's proposals started it.
+    const repointed = `
+      UPDATE ${mart()}.professional_availability_history AS h
+      SET started_by_event_id = (SELECT min(p.event_id) FROM ${mart()}.fct_proposal AS p WHERE p.professional_id = h.professional_id)
+      WHERE h.started_by_event_id = (SELECT min(x.started_by_event_id) FROM ${mart()}.professional_availability_history AS x
+                                     WHERE EXISTS (SELECT 1 FROM ${mart()}.fct_proposal AS p WHERE p.professional_id = x.professional_id))`;
+    expect(await failuresAfter(repointed)).toContainEqual({ name: 'availability_period_started_by_its_event', status: 'fail', failing_rows: 1 });
+    const everythingNew: TestScope = { kind: 'incremental', afterRunId: session.ctx.runId - 1 };
+    expect(await failuresAfter(repointed, everythingNew)).toContainEqual({ name: 'availability_period_started_by_its_event', status: 'fail', failing_rows: 1 });
   });
 
   it('in the incremental scope, a new event or proposal missing from the facts is caught', async () => {

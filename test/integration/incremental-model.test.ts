@@ -30,6 +30,16 @@ const MODEL_TABLES: Record<string, string> = {
     'SELECT date, active_professionals_count, able_at_any_moment_count, became_active_count, became_inactive_count FROM {{mart}}.availability_snapshot ORDER BY date',
 };
 
+/**
+ * Day 1..9 of the drawn period: 2020-01-28 .. 2020-02-05, so the period crosses a month and
+ * fct_event's partitions differ by mode (a full refresh makes January one month partition, earlier
+ * incremental builds gave it day partitions).
+ */
+function dateOfDay(day: number): string {
+  const date = new Date(Date.UTC(2020, 0, 27 + day));
+  return date.toISOString().slice(0, 10);
+}
+
 /** Services with two name pairs each, so renames and ties between name pairs happen often. */
 const SERVICE_META = ['60_tuinonderhoud_maintain-garden', '60_tuin-onderhoud_garden-maintenance', '34_tegels_tiling', '34_tegelwerk_tile-work'];
 
@@ -100,7 +110,8 @@ describe.each(BACKENDS)('incremental model on the %s backend', (backend) => {
         const events = drawn.map((e, i) => {
           const eventId = ids[i] as number;
           const meta = e.eventType === 'proposed' ? `${SERVICE_META[e.service]}_${(e.fee / 100).toFixed(2)}` : '';
-          return { eventId, eventType: e.eventType, professionalId: e.professionalId, createdAt: `2020-01-0${e.day} ${e.time}`, day: e.day, line: eventLine(eventId, e.eventType, e.professionalId, `2020-01-0${e.day} ${e.time}`, meta) };
+          const createdAt = `${dateOfDay(e.day)} ${e.time}`;
+          return { eventId, eventType: e.eventType, professionalId: e.professionalId, createdAt, day: e.day, line: eventLine(eventId, e.eventType, e.professionalId, createdAt, meta) };
         });
         // Batch b holds the days up to its share of the period, plus the late and resent events.
         const onTime = (day: number) => Math.min(batches - 1, Math.floor(((day - 1) * batches) / 9));
@@ -201,6 +212,76 @@ describe.each(BACKENDS)('incremental model on the %s backend', (backend) => {
     const third = await nextRun();
     expect(await buildModel(third)).toMatchObject({ mode: 'incremental', events_merged: 0, snapshot_from: null });
     expect(await buildAvailabilitySnapshot(third)).toMatchObject({ mode: 'incremental', from: null, days_written: 0 });
+  });
+
+  it('attaches a new day as a partition of fct_event, puts late events in their day, and lays out months on a full refresh', async () => {
+    await startOver();
+    const partitions = async () =>
+      (
+        await session.ctx.db.query<{ partition: string; events: number; foreign_keys: number; indexes: number }>(
+          `SELECT c.relname AS partition,
+                  (SELECT count(*)::integer FROM ${mart()}.fct_event AS f WHERE f.tableoid = c.oid) AS events,
+                  (SELECT count(*)::integer FROM pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'f') AS foreign_keys,
+                  (SELECT count(*)::integer FROM pg_index AS i WHERE i.indrelid = c.oid AND i.indisvalid) AS indexes
+           FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+           WHERE i.inhparent = to_regclass($1) ORDER BY 1`,
+          [`${mart()}.fct_event`],
+        )
+      ).rows;
+    const keysAndIndexes = { foreign_keys: 4, indexes: 6 };
+    const first = await nextRun();
+    await ingest(first, [
+      await writeEventLogFile([eventLine(1, 'created_account', 10, '2020-01-30 08:00:00'), eventLine(2, ABLE, 10, '2020-02-01 09:00:00'), eventLine(3, ABLE, 20, '2020-02-02 23:59:59')]),
+    ]);
+    expect(await buildModel(first)).toMatchObject({ mode: 'full-refresh' });
+    // Months before the last event's month, then that month's days (none skipped, even without events).
+    expect(await partitions()).toEqual([
+      { partition: 'fct_event_202001', events: 1, ...keysAndIndexes },
+      { partition: 'fct_event_20200201', events: 1, ...keysAndIndexes },
+      { partition: 'fct_event_20200202', events: 1, ...keysAndIndexes },
+    ]);
+
+    // A new day, a new month's day and a late event for February 1st.
+    const second = await nextRun();
+    await ingest(second, [
+      await writeEventLogFile([
+        eventLine(4, 'proposed', 10, '2020-02-04 00:00:00', '60_tuinonderhoud_maintain-garden_7.63'),
+        eventLine(5, UNABLE, 10, '2020-02-01 12:00:00'),
+        eventLine(6, 'proposed', 20, '2020-03-01 10:00:00', '34_tegels_tiling_0.22'),
+      ]),
+    ]);
+    expect(await buildModel(second)).toMatchObject({ mode: 'incremental', events_merged: 3, changes: { fct_event: { inserted: 3 } } });
+    expect(await partitions()).toEqual([
+      { partition: 'fct_event_202001', events: 1, ...keysAndIndexes },
+      { partition: 'fct_event_20200201', events: 2, ...keysAndIndexes },
+      { partition: 'fct_event_20200202', events: 1, ...keysAndIndexes },
+      { partition: 'fct_event_20200204', events: 1, ...keysAndIndexes },
+      { partition: 'fct_event_20200301', events: 1, ...keysAndIndexes },
+    ]);
+    await buildAvailabilitySnapshot(second);
+    expect((await runDataTests(second, { scope: { kind: 'incremental', afterRunId: first.runId } })).errors).toBe(0);
+
+    // A build that fails after attaching its day leaves no partition behind; the next one attaches it.
+    const third = await nextRun();
+    await ingest(third, [await writeEventLogFile([eventLine(7, 'proposed', 20, '2020-03-02 10:00:00', '34_tegels_tiling_0.50')])]);
+    const before = await partitions();
+    await session.ctx.db.exec(`ALTER TABLE ${mart()}.professional_availability_history RENAME TO history_away`);
+    await expect(buildModel(third)).rejects.toThrow(/professional_availability_history/);
+    await session.ctx.db.exec(`ALTER TABLE ${mart()}.history_away RENAME TO professional_availability_history`);
+    expect(await partitions()).toEqual(before);
+    expect(await buildModel(await nextRun())).toMatchObject({ mode: 'incremental', events_merged: 1 });
+    expect((await partitions()).at(-1)).toEqual({ partition: 'fct_event_20200302', events: 1, ...keysAndIndexes });
+
+    const full = await nextRun();
+    expect(await buildModel(full, { fullRefresh: true })).toMatchObject({ mode: 'full-refresh' });
+    expect((await partitions()).map((p) => [p.partition, p.events])).toEqual([
+      ['fct_event_202001', 1],
+      ['fct_event_202002', 4],
+      ['fct_event_20200301', 1],
+      ['fct_event_20200302', 1],
+    ]);
+    await buildAvailabilitySnapshot(full);
+    expect((await runDataTests(full)).errors).toBe(0);
   });
 
   it('recomputes, with a range asked for, the earlier days a late event changed', async () => {

@@ -130,16 +130,18 @@ describe.each(BACKENDS)('star schema on the %s backend', (backend) => {
   });
 
   it('leaves the raw events and every rebuilt table vacuumed: each page all-visible, so index-only scans skip the heap', async () => {
-    const rows = await session.ctx.db.query<{ relation: string; relpages: number; relallvisible: number }>(
-      `SELECT c.oid::regclass::text AS relation, c.relpages, c.relallvisible
+    // fct_event's rows are in its partitions (a day without events has an empty one).
+    const rows = await session.ctx.db.query<{ relation: string; relpages: number; relallvisible: number; is_partition: boolean }>(
+      `SELECT c.oid::regclass::text AS relation, c.relpages, c.relallvisible, c.relispartition AS is_partition
        FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
        WHERE c.relkind = 'r' AND ((n.nspname = $1 AND c.relname <> 'dim_event_type' AND c.relname <> 'availability_snapshot') OR (n.nspname = $2 AND c.relname = 'event'))
        ORDER BY 1`,
       [session.ctx.schemas.mart, session.ctx.schemas.raw],
     );
-    expect(rows.rows).toHaveLength(7);
+    expect(rows.rows.filter((r) => !r.is_partition)).toHaveLength(6);
+    expect(rows.rows.filter((r) => r.is_partition && r.relpages > 0).length).toBeGreaterThan(1);
     for (const r of rows.rows) {
-      expect(r.relpages, r.relation).toBeGreaterThan(0);
+      if (!r.is_partition) expect(r.relpages, r.relation).toBeGreaterThan(0);
       expect(r.relallvisible, r.relation).toBe(r.relpages);
     }
   });
